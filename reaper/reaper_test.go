@@ -1,0 +1,159 @@
+package reaper
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+var (
+	once   sync.Once
+	shared *Reaper
+)
+
+// testReaper returns the process-wide reaper: there can be only one owner of
+// wait4 in a process.
+func testReaper(t *testing.T) *Reaper {
+	once.Do(func() {
+		if err := SetSubreaper(); err != nil {
+			t.Fatal(err)
+		}
+		shared = New()
+		go shared.Run()
+	})
+	return shared
+}
+
+func TestMonitorReportsExitStatus(t *testing.T) {
+	m := testReaper(t).Monitor()
+	for _, code := range []int{0, 3, 255} {
+		cmd := exec.Command("/bin/sh", "-c", "exit "+strconv.Itoa(code))
+		ch, err := m.Start(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, err := m.Wait(cmd, ch)
+		if err != nil || status != code {
+			t.Fatalf("exit %d: got status %d, err %v", code, status, err)
+		}
+	}
+}
+
+func TestMonitorKeepsOutput(t *testing.T) {
+	m := testReaper(t).Monitor()
+	var out strings.Builder
+	cmd := exec.Command("/bin/echo", "hello")
+	cmd.Stdout = &out
+	ch, err := m.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Wait(cmd, ch); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "hello\n" {
+		t.Fatalf("output %q", out.String())
+	}
+}
+
+func TestSignalledExitIs128PlusSignal(t *testing.T) {
+	m := testReaper(t).Monitor()
+	cmd := exec.Command("/bin/sh", "-c", "kill -9 $$")
+	ch, err := m.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := m.Wait(cmd, ch); status != 137 {
+		t.Fatalf("status %d, want 137", status)
+	}
+}
+
+// An orphan (like a container's init once runc exits) is reaped, and its exit
+// waits for the first claim made by whoever learns its pid afterwards.
+func TestOrphanExitIsKeptForClaim(t *testing.T) {
+	r := testReaper(t)
+	m := r.Monitor()
+	since := time.Now()
+	var out strings.Builder
+	cmd := exec.Command("/bin/sh", "-c", "(sleep 0.2; exit 7) & echo $!")
+	cmd.Stdout = &out
+	ch, err := m.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Wait(cmd, ch); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // let it exit before anyone claims it
+	select {
+	case e := <-r.Claim(pid, since):
+		if e.Status != 7 || e.Pid != pid {
+			t.Fatalf("exit %+v", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("orphan exit never delivered")
+	}
+	if isZombie(pid) {
+		t.Fatal("orphan left as zombie")
+	}
+}
+
+func TestClaimIgnoresExitsOlderThanTheProcess(t *testing.T) {
+	r := New()
+	old := time.Now().Add(-time.Second)
+	r.dispatch(Exit{Pid: 4242, Status: 1, Timestamp: old})
+	ch := r.Claim(4242, time.Now())
+	select {
+	case e := <-ch:
+		t.Fatalf("stale exit delivered: %+v", e)
+	default:
+	}
+	r.dispatch(Exit{Pid: 4242, Status: 2, Timestamp: time.Now()})
+	if e := <-ch; e.Status != 2 {
+		t.Fatalf("got %+v", e)
+	}
+}
+
+func TestHandleSignalsAndReportsGone(t *testing.T) {
+	r := testReaper(t)
+	m := r.Monitor()
+	cmd := exec.Command("/bin/sleep", "30")
+	ch, err := m.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.Signal(unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := m.Wait(cmd, ch); status != 128+int(unix.SIGTERM) {
+		t.Fatalf("status %d", status)
+	}
+	if err := h.Signal(unix.SIGTERM); err != ErrProcessGone {
+		t.Fatalf("signal after exit: %v", err)
+	}
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i > 0 && len(s) > i+2 && s[i+2] == 'Z'
+}

@@ -1,0 +1,270 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/ttrpc"
+	"github.com/gogo/protobuf/proto"
+	"golang.org/x/sys/unix"
+
+	"github.com/seedrt/seed/errdefs"
+	"github.com/seedrt/seed/shimapi/task"
+)
+
+// Flags are the command line containerd gives a v2 shim (and a v1 shim: the
+// v1-only ones are parsed so either launcher can run this binary).
+type Flags struct {
+	Namespace     string
+	ID            string
+	Address       string // the daemon's gRPC address
+	PublishBinary string
+	Bundle        string
+	Debug         bool
+	Socket        string // serve on this path instead of the inherited fd 3
+	Action        string // start, delete, or empty to serve
+}
+
+// ParseFlags reads the shim's command line.
+func ParseFlags(args []string) (Flags, error) {
+	var f Flags
+	fs := flag.NewFlagSet("containerd-shim", flag.ContinueOnError)
+	fs.StringVar(&f.Namespace, "namespace", "", "namespace of the task")
+	fs.StringVar(&f.ID, "id", "", "id of the task")
+	fs.StringVar(&f.Address, "address", "", "gRPC address of the daemon")
+	fs.StringVar(&f.PublishBinary, "publish-binary", "", "daemon binary (v2 launch protocol)")
+	fs.StringVar(&f.Bundle, "bundle", "", "bundle directory (default: the working directory)")
+	fs.BoolVar(&f.Debug, "debug", false, "log debug output")
+	fs.StringVar(&f.Socket, "socket", "", "serve on this unix socket path")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	f.Action = fs.Arg(0)
+	if f.Bundle == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return f, err
+		}
+		f.Bundle = wd
+	}
+	if f.Namespace == "" {
+		f.Namespace = os.Getenv("NAMESPACE")
+	}
+	if f.Namespace == "" || f.ID == "" {
+		return f, errors.New("-namespace and -id are required")
+	}
+	return f, nil
+}
+
+// Main runs the shim's command line and exits.
+func Main() {
+	f, err := ParseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "containerd-shim: %v\n", err)
+		os.Exit(2)
+	}
+	switch f.Action {
+	case "start":
+		err = start(f)
+	case "delete":
+		err = deleteDead(f)
+	case "":
+		err = serve(f)
+	default:
+		err = fmt.Errorf("unknown action %q", f.Action)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "containerd-shim %s %s: %v\n", f.Action, f.ID, err)
+		os.Exit(1)
+	}
+}
+
+// start launches the long-lived shim for a task, detached in its own session,
+// and prints its address. The starter creates the socket and hands it over
+// as fd 3, so the daemon can dial as soon as the address is printed.
+func start(f Flags) error {
+	path := SocketPath(f.Address, f.Namespace, f.ID)
+	address := "unix://" + path
+	l, err := listenSocket(path)
+	if errors.Is(err, errShimRunning) {
+		fmt.Print(address)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	sock, err := l.File()
+	if err != nil {
+		return fmt.Errorf("socket file: %w", err)
+	}
+	defer sock.Close()
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"-namespace", f.Namespace, "-id", f.ID, "-address", f.Address, "-bundle", f.Bundle}
+	if f.Debug {
+		args = append(args, "-debug")
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Dir = f.Bundle
+	cmd.ExtraFiles = []*os.File{sock}
+	cmd.Env = shimEnv(os.Environ())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("start shim: %w", err)
+	}
+	rec := shimRecord{Version: recordVersion, Binary: self, Protocol: "v2", Address: address, Pid: cmd.Process.Pid}
+	if err := writeFileAtomic(filepath.Join(f.Bundle, addressFile), []byte(address), 0o600); err != nil {
+		cmd.Process.Kill()
+		return err
+	}
+	if err := writeJSON(filepath.Join(f.Bundle, recordFile), rec); err != nil {
+		cmd.Process.Kill()
+		return err
+	}
+	cmd.Process.Release()
+	fmt.Print(address)
+	return nil
+}
+
+// shimEnv keeps the long-lived shim small: one P is plenty for one
+// container, and a lower GC target keeps its heap near the live set.
+func shimEnv(env []string) []string {
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "GOGC=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "GOMAXPROCS=1", "GOGC=50")
+}
+
+// serve is the long-lived shim.
+func serve(f Flags) error {
+	redirectStderr(f.Bundle)
+	r, err := InstallReaper()
+	if err != nil {
+		return err
+	}
+	l, err := shimListener(f.Socket)
+	if err != nil {
+		return err
+	}
+	eventsAddress := os.Getenv("TTRPC_ADDRESS")
+	if eventsAddress == "" && f.Address != "" {
+		eventsAddress = f.Address + ".ttrpc"
+	}
+	pub := NewPublisher(eventsAddress, f.Namespace)
+	server, err := ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(translateErrors))
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	svc := NewService(Config{Namespace: f.Namespace, Bundle: f.Bundle}, r, pub, func() {
+		pub.Flush(5 * time.Second)
+		close(done)
+	})
+	task.RegisterTaskService(server, svc)
+
+	// The daemon's terminal or session going away must not end us.
+	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
+	go server.Serve(context.Background(), l)
+	<-done
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	server.Shutdown(ctx)
+	cancel()
+	if addr, ok := l.Addr().(*net.UnixAddr); ok {
+		os.Remove(addr.Name)
+	}
+	return nil
+}
+
+func shimListener(path string) (net.Listener, error) {
+	if path != "" {
+		l, err := listenSocket(path)
+		if err != nil {
+			return nil, err
+		}
+		l.SetUnlinkOnClose(true)
+		return l, nil
+	}
+	f := os.NewFile(3, "socket")
+	l, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("inherited socket (fd 3): %w", err)
+	}
+	return l, nil
+}
+
+// translateErrors turns our wrapped errors into status codes once, at the
+// API boundary.
+func translateErrors(ctx context.Context, u ttrpc.Unmarshaler, _ *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+	resp, err := m(ctx, u)
+	return resp, errdefs.ToGRPC(err)
+}
+
+// redirectStderr sends the shim's log (and any panic) to the bundle's "log"
+// FIFO when the daemon reads one, as containerd does, else to shim.log.
+func redirectStderr(bundle string) {
+	var f *os.File
+	logPath := filepath.Join(bundle, "log")
+	if fi, err := os.Stat(logPath); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		f, _ = os.OpenFile(logPath, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	}
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(filepath.Join(bundle, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err != nil {
+			return
+		}
+	}
+	unix.Dup3(int(f.Fd()), 2, 0)
+	f.Close()
+}
+
+// deleteDead cleans up after a shim that is gone: force-deletes the runc
+// container, unmounts the rootfs, and prints the task's exit as a
+// DeleteResponse (the recorded one, else SIGKILL now, as containerd does).
+func deleteDead(f Flags) error {
+	ctx := context.Background()
+	opts, err := loadOptions(f.Bundle)
+	if err != nil {
+		opts = runcOptions{Binary: "runc", Root: filepath.Join("/run/containerd/runc", f.Namespace)}
+	}
+	c := &container{id: f.ID, bundle: f.Bundle, opts: opts, runc: newRunc(f.Bundle, opts), mounted: true}
+	if err := c.cleanup(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "delete %s: %v\n", f.ID, err)
+	}
+	resp := &task.DeleteResponse{ExitStatus: 128 + uint32(unix.SIGKILL), ExitedAt: time.Now().UTC()}
+	if pid, err := readPidFile(filepath.Join(f.Bundle, initPidFile)); err == nil {
+		resp.Pid = uint32(pid)
+	}
+	if rec, ok, err := loadExit(f.Bundle, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "read exit record: %v\n", err)
+	} else if ok {
+		resp.Pid, resp.ExitStatus, resp.ExitedAt = uint32(rec.Pid), uint32(rec.Status), rec.ExitedAt
+	}
+	if b, err := os.ReadFile(filepath.Join(f.Bundle, addressFile)); err == nil {
+		os.Remove(strings.TrimPrefix(string(b), "unix://"))
+	}
+	out, err := proto.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(out)
+	return err
+}

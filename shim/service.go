@@ -1,0 +1,132 @@
+// Package shim is the task service that runs inside a containerd-shim
+// process: it owns one container's runc processes, their stdio, and the
+// recording and publishing of their exits.
+package shim
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	runc "github.com/containerd/go-runc"
+
+	"github.com/seedrt/seed/errdefs"
+	"github.com/seedrt/seed/reaper"
+)
+
+// DefaultDrain bounds how long a finished process's output is still copied
+// while a background child holds it open.
+const DefaultDrain = 500 * time.Millisecond
+
+// Config is what a shim is started with.
+type Config struct {
+	Namespace string
+	Bundle    string
+	Drain     time.Duration // see DefaultDrain
+}
+
+// Service implements the task API for the containers of one shim.
+type Service struct {
+	cfg    Config
+	reaper *reaper.Reaper
+	pub    *Publisher
+
+	mu         sync.Mutex
+	containers map[string]*container
+	creating   map[string]bool
+
+	// exit is called once the shim has nothing left to do (Shutdown).
+	exit func()
+}
+
+// NewService returns the task service. r must already be collecting exits
+// and be installed as go-runc's monitor.
+func NewService(cfg Config, r *reaper.Reaper, pub *Publisher, exit func()) *Service {
+	if cfg.Drain == 0 {
+		cfg.Drain = DefaultDrain
+	}
+	return &Service{
+		cfg:        cfg,
+		reaper:     r,
+		pub:        pub,
+		containers: make(map[string]*container),
+		creating:   make(map[string]bool),
+		exit:       exit,
+	}
+}
+
+// InstallReaper makes this process a subreaper, starts collecting exits and
+// routes go-runc's commands through the reaper. Call once, first.
+func InstallReaper() (*reaper.Reaper, error) {
+	if err := reaper.SetSubreaper(); err != nil {
+		return nil, err
+	}
+	r := reaper.New()
+	go r.Run()
+	runc.Monitor = r.Monitor()
+	return r, nil
+}
+
+func (s *Service) container(id string) (*container, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.containers[id]
+	if !ok {
+		return nil, fmt.Errorf("task %q: %w", id, errdefs.ErrNotFound)
+	}
+	return c, nil
+}
+
+func (s *Service) lookup(id, execID string) (*container, *process, error) {
+	c, err := s.container(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := c.process(execID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, p, nil
+}
+
+// reserve claims an id for a create in progress, so two concurrent creates
+// of one id cannot both proceed.
+func (s *Service) reserve(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.containers[id]; ok || s.creating[id] {
+		return fmt.Errorf("task %q: %w", id, errdefs.ErrAlreadyExists)
+	}
+	s.creating[id] = true
+	return nil
+}
+
+func (s *Service) finishCreate(id string, c *container) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.creating, id)
+	if c != nil {
+		s.containers[id] = c
+	}
+}
+
+func (s *Service) remove(id string) {
+	s.mu.Lock()
+	delete(s.containers, id)
+	s.mu.Unlock()
+}
+
+func (s *Service) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.containers) + len(s.creating)
+}
+
+// logf writes to the shim's log (its stderr: the bundle's log FIFO).
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().UTC().Format(time.RFC3339Nano)+" "+format+"\n", args...)
+}
+
+var background = context.Background
