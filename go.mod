@@ -11,13 +11,21 @@ require (
 	github.com/opencontainers/runtime-spec v1.3.0
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/sys v0.49.0
-	google.golang.org/grpc v1.85.0
+	google.golang.org/grpc v1.47.0
 )
 
 require (
+	github.com/golang/protobuf v1.5.2 // indirect
 	github.com/sirupsen/logrus v1.8.1 // indirect
 	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
+	google.golang.org/genproto v0.0.0-20200526211855-cb27e3aa2013 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// ttrpc v1.1 decodes its Response (which embeds google.rpc.Status) with
+// gogo/protobuf, which panics on the protobuf-go v2 Status of newer genproto
+// ("protobuf tag not enough fields in Status.state") the first time a call
+// returns an error. containerd 1.6 pins the same pre-v2 genproto, and so the
+// grpc line that still builds with it.
+replace google.golang.org/genproto => google.golang.org/genproto v0.0.0-20200224152610-e50cd9704f63

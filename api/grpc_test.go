@@ -43,7 +43,8 @@ func (*versionServer) Version(ctx context.Context, _ *ptypes.Empty) (*version.Ve
 }
 
 func (*tasksServer) Get(ctx context.Context, r *tasks.GetRequest) (*tasks.GetResponse, error) {
-	ns := metadata.ValueFromIncomingContext(ctx, "containerd-namespace")
+	md, _ := metadata.FromIncomingContext(ctx)
+	ns := md.Get("containerd-namespace")
 	return &tasks.GetResponse{Process: &tasktypes.Process{
 		ContainerID: r.ContainerID, ID: r.ExecID + "/" + ns[0], Pid: 5,
 		Status: tasktypes.StatusStopped, ExitStatus: 137, ExitedAt: time.Unix(1795447529, 94630470).UTC(),
@@ -93,7 +94,7 @@ func TestGRPCRoundTrip(t *testing.T) {
 	go s.Serve(l)
 	defer s.Stop()
 
-	cc, err := grpc.NewClient("unix://"+l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.Dial("unix://"+l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

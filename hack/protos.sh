@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the Go code for the protobuf definitions under shimapi/ and api/.
 # Run from anywhere (usually via `make protos`). Needs protoc (3.x) on PATH;
-# the gogo/ttrpc protoc plugins are installed with `go install` if missing.
+# the gogo/ttrpc protoc plugins are installed with `go install` into GOBIN
+# (default $(go env GOPATH)/bin) if missing there.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,11 +20,13 @@ if ! command -v protoc >/dev/null 2>&1; then
 	echo "protos: protoc not found (apt-get install protobuf-compiler)" >&2
 	exit 1
 fi
-if ! command -v protoc-gen-gogofaster >/dev/null 2>&1; then
+# The plugins are looked up in $gobin (not anywhere on PATH) so that the
+# pinned versions are used.
+if [ ! -x "$gobin/protoc-gen-gogofaster" ]; then
 	echo "protos: installing protoc-gen-gogofaster@$GOGO_VERSION into $gobin" >&2
 	GOBIN="$gobin" go install "github.com/gogo/protobuf/protoc-gen-gogofaster@$GOGO_VERSION"
 fi
-if ! command -v protoc-gen-gogottrpc >/dev/null 2>&1; then
+if [ ! -x "$gobin/protoc-gen-gogottrpc" ]; then
 	echo "protos: installing protoc-gen-gogottrpc@$TTRPC_VERSION into $gobin" >&2
 	GOBIN="$gobin" go install "github.com/containerd/ttrpc/cmd/protoc-gen-gogottrpc@$TTRPC_VERSION"
 fi

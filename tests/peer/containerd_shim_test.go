@@ -1,0 +1,513 @@
+// Package peer runs our binaries against real peers: here, Debian's
+// containerd 1.6 and its ctr drive our containerd-shim as the v2 runtime
+// io.containerd.seed.v2.
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seedrt/seed/tests/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.Main(m) }
+
+// seedRuntime is the runtime name under which containerd finds our shim as
+// containerd-shim-seed-v2 on its PATH.
+const seedRuntime = "io.containerd.seed.v2"
+
+// cmdTimeout bounds every ctr invocation, so a hung shim fails the test
+// instead of hanging it.
+const cmdTimeout = 60 * time.Second
+
+// containerd is a private containerd 1.6 daemon: all its state, sockets,
+// runc state and stdio FIFOs live under dir.
+type containerd struct {
+	dir      string
+	sock     string
+	ns       string // unique per test run
+	runcRoot string // --runc-root for ctr run
+	fifoDir  string
+	logPath  string
+	ctrPath  string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// startContainerd builds our shim, installs it as containerd-shim-seed-v2
+// and starts a private containerd that uses it. Everything is undone when
+// the test ends, and the test fails if a process or mount is left behind.
+func startContainerd(t *testing.T) *containerd {
+	t.Helper()
+	testutil.RequireRoot(t)
+	containerdPath := testutil.RequireBinary(t, "containerd")
+	ctrPath := testutil.RequireBinary(t, "ctr")
+	testutil.RequireBinary(t, "runc")
+	bins := testutil.BuildBinaries(t)
+
+	dir := testutil.ShortTempDir(t)
+	testutil.CheckNoLeaks(t, dir) // registered first among dir's users, so checked last
+
+	d := &containerd{
+		dir:      dir,
+		sock:     filepath.Join(dir, "c.sock"),
+		ns:       "seedpeer-" + randHex(t, 6),
+		runcRoot: filepath.Join(dir, "runc"),
+		fifoDir:  filepath.Join(dir, "fifo"),
+		logPath:  filepath.Join(dir, "containerd.log"),
+		ctrPath:  ctrPath,
+		exited:   make(chan struct{}),
+	}
+	binDir := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(bins, "containerd-shim"), filepath.Join(binDir, "containerd-shim-seed-v2")); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`version = 2
+root = %[1]q
+state = %[2]q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = %[3]q
+
+[ttrpc]
+  address = %[4]q
+
+[debug]
+  address = %[5]q
+  level = "debug"
+
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = %[6]q
+  [plugins."io.containerd.runtime.v1.linux"]
+    runtime_root = %[7]q
+`,
+		filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.sock, d.sock+".ttrpc",
+		filepath.Join(dir, "debug.sock"), filepath.Join(dir, "opt"), filepath.Join(dir, "runc-v1"))
+	configPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(d.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+
+	d.cmd = exec.Command(containerdPath, "--config", configPath, "--log-level", "debug")
+	d.cmd.Env = append(envWithout(os.Environ(), "PATH"), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
+	d.cmd.Dir = dir
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start containerd: %v", err)
+	}
+	go func() { d.cmd.Wait(); close(d.exited) }()
+
+	// Cleanups run last-registered-first: stop the daemon (after the
+	// containers are gone), then the host-wide leftovers of our unique
+	// namespace, then (earlier registration) the leak check.
+	t.Cleanup(func() { d.removeNamespaceLeftovers(t) })
+	t.Cleanup(func() { d.stop(t) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			d.dumpLog(t)
+		}
+	})
+	t.Cleanup(func() { d.removeAll(t) })
+
+	testutil.WaitFor(t, 20*time.Second, func() bool {
+		select {
+		case <-d.exited:
+			return true
+		default:
+		}
+		_, _, err := d.ctr("version")
+		return err == nil
+	}, "containerd to answer on "+d.sock)
+	select {
+	case <-d.exited:
+		d.dumpLog(t)
+		t.Fatalf("containerd exited at startup: %v", d.cmd.ProcessState)
+	default:
+	}
+	return d
+}
+
+// ctr runs ctr against the daemon in its namespace.
+func (d *containerd) ctr(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.ctrPath, append(d.ctrGlobal(), args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("ctr %s: timed out after %v: %w", strings.Join(args, " "), cmdTimeout, err)
+	}
+	return o.String(), e.String(), err
+}
+
+func (d *containerd) ctrGlobal() []string {
+	return []string{"--address", d.sock, "--namespace", d.ns}
+}
+
+// mustCtr runs ctr and fails the test unless it exits 0.
+func (d *containerd) mustCtr(t *testing.T, args ...string) string {
+	t.Helper()
+	stdout, stderr, err := d.ctr(args...)
+	if err != nil {
+		t.Fatalf("ctr %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout, stderr)
+	}
+	return stdout
+}
+
+// runArgs is `run` with our runtime, private runc root and FIFO dir.
+func (d *containerd) runArgs(flags ...string) []string {
+	args := []string{"run", "--runtime", seedRuntime, "--runc-root", d.runcRoot, "--fifo-dir", d.fifoDir}
+	return append(args, flags...)
+}
+
+// taskStatus returns the STATUS column of `ctr task ls` for id, or "" if
+// the task is not listed, plus its PID column.
+func (d *containerd) taskStatus(t *testing.T, id string) (status string, pid int) {
+	t.Helper()
+	return parseTaskLs(d.mustCtr(t, "task", "ls"), id)
+}
+
+func parseTaskLs(out, id string) (status string, pid int) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == id {
+			pid, _ := strconv.Atoi(f[1])
+			return f[2], pid
+		}
+	}
+	return "", 0
+}
+
+func (d *containerd) waitStatus(t *testing.T, id, want string) {
+	t.Helper()
+	var last string
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		last, _ = d.taskStatus(t, id)
+		return last == want
+	}, fmt.Sprintf("task %s to be %s (last seen %q)", id, want, last))
+}
+
+// shimPIDs lists live processes that are our shim for task id of this
+// daemon: their command line names the id and the daemon's address.
+func (d *containerd) shimPIDs(id string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(raw) == 0 {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+		if hasFlag(args, "-id", id) && (hasFlag(args, "-address", d.sock) || hasFlag(args, "-namespace", d.ns)) {
+			if state, ok := procState(pid); ok && state != "Z" {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+func hasFlag(args []string, name, value string) bool {
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == name && args[i+1] == value {
+			return true
+		}
+	}
+	return false
+}
+
+func procState(pid int) (string, bool) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", false
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return "", false
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) == 0 {
+		return "", false
+	}
+	return f[0], true
+}
+
+// removeAll kills and removes whatever tasks and containers a failed test
+// left in the namespace, so the daemon can stop cleanly.
+func (d *containerd) removeAll(t *testing.T) {
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	out, _, err := d.ctr("containers", "ls", "-q")
+	if err != nil {
+		return
+	}
+	for _, id := range strings.Fields(out) {
+		if _, _, err := d.ctr("task", "kill", "-s", "SIGKILL", id); err == nil {
+			poll(10*time.Second, func() bool {
+				out, _, err := d.ctr("task", "ls")
+				st, _ := parseTaskLs(out, id)
+				return err != nil || st == "STOPPED" || st == ""
+			})
+		}
+		d.ctr("task", "rm", "-f", id)
+		if _, stderr, err := d.ctr("containers", "rm", id); err != nil {
+			t.Errorf("clean up container %s: %v: %s", id, err, stderr)
+		}
+	}
+}
+
+// stop ends containerd with SIGTERM (SIGKILL after 15s).
+func (d *containerd) stop(t *testing.T) {
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(15 * time.Second):
+		t.Errorf("containerd did not exit 15s after SIGTERM; killing it")
+		d.cmd.Process.Kill()
+		<-d.exited
+	}
+}
+
+// removeNamespaceLeftovers removes what our unique namespace leaves outside
+// dir: the default runc root /run/containerd/runc/NS and the parent cgroup
+// /NS that ctr puts containers under. Only empty directories are removed.
+func (d *containerd) removeNamespaceLeftovers(t *testing.T) {
+	if err := os.Remove(filepath.Join("/run/containerd/runc", d.ns)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("remove default runc root of namespace %s: %v", d.ns, err)
+	}
+	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", d.ns))
+	if p := filepath.Join("/sys/fs/cgroup", d.ns); exists(p) { // cgroup v2
+		cgroups = append(cgroups, p)
+	}
+	for _, p := range cgroups {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("remove cgroup %s: %v", p, err)
+		}
+	}
+}
+
+func (d *containerd) dumpLog(t *testing.T) {
+	b, err := os.ReadFile(d.logPath)
+	if err != nil {
+		t.Logf("containerd log: %v", err)
+		return
+	}
+	const max = 64 << 10
+	if len(b) > max {
+		b = append([]byte("...\n"), b[len(b)-max:]...)
+	}
+	t.Logf("containerd log (%s):\n%s", d.logPath, b)
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+func envWithout(env []string, key string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func randHex(t *testing.T, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// exitCode returns the exit status of a finished command's error (0 for nil).
+func exitCode(err error) (int, bool) {
+	if err == nil {
+		return 0, true
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), true
+	}
+	return 0, false
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func TestContainerdRunsSeedShim(t *testing.T) {
+	d := startContainerd(t)
+
+	t.Run("run-rm", func(t *testing.T) {
+		// No --runc-root: our shim's default runc root (under the
+		// unique namespace) is used.
+		rootfs := testutil.BusyboxRootfs(t)
+		out := d.mustCtr(t, "run", "--rm", "--runtime", seedRuntime, "--fifo-dir", d.fifoDir, "--rootfs", rootfs, "id1", "/bin/echo", "hi")
+		if out != "hi\n" {
+			t.Errorf("ctr run echo hi: stdout %q, want %q", out, "hi\n")
+		}
+		if pids := d.shimPIDs("id1"); len(pids) > 0 {
+			poll(5*time.Second, func() bool { return len(d.shimPIDs("id1")) == 0 })
+			if pids := d.shimPIDs("id1"); len(pids) > 0 {
+				t.Errorf("shim for id1 still running after ctr run --rm: pids %v", pids)
+			}
+		}
+	})
+
+	t.Run("exit-status", func(t *testing.T) {
+		rootfs := testutil.BusyboxRootfs(t)
+		stdout, stderr, err := d.ctr(d.runArgs("--rm", "--rootfs", rootfs, "id1b", "/bin/sh", "-c", "exit 3")...)
+		code, ok := exitCode(err)
+		if !ok || code != 3 {
+			t.Fatalf("ctr run sh -c 'exit 3': err %v (exit code %d), want exit code 3\nstdout: %s\nstderr: %s", err, code, stdout, stderr)
+		}
+	})
+
+	t.Run("detached-lifecycle", func(t *testing.T) {
+		const id = "id2"
+		rootfs := testutil.BusyboxRootfs(t)
+		d.mustCtr(t, d.runArgs("-d", "--rootfs", rootfs, id, "/bin/sleep", "300")...)
+		status, pid := d.taskStatus(t, id)
+		if status != "RUNNING" || pid <= 0 {
+			t.Fatalf("task ls: %s is %q with pid %d, want RUNNING with a pid", id, status, pid)
+		}
+		shims := d.shimPIDs(id)
+		if len(shims) != 1 {
+			t.Errorf("want exactly one shim process for %s, found %v", id, shims)
+		}
+
+		if out := d.mustCtr(t, "task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e1", id, "/bin/echo", "x"); out != "x\n" {
+			t.Errorf("task exec echo x: stdout %q, want %q", out, "x\n")
+		}
+
+		// A detached exec shows up in ps with its exec id.
+		d.mustCtr(t, "task", "exec", "-d", "--fifo-dir", d.fifoDir, "--exec-id", "e2", id, "/bin/sleep", "300")
+		var ps string
+		testutil.WaitFor(t, 10*time.Second, func() bool {
+			ps = d.mustCtr(t, "task", "ps", id)
+			return strings.Contains(ps, "e2")
+		}, "task ps to list exec e2")
+		lines := strings.Split(strings.TrimSpace(ps), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "PID") {
+			t.Errorf("task ps %s: want a header and 2 processes, got:\n%s", id, ps)
+		}
+		var pids []int
+		for _, l := range lines[1:] {
+			if f := strings.Fields(l); len(f) > 0 {
+				p, _ := strconv.Atoi(f[0])
+				pids = append(pids, p)
+			}
+		}
+		foundInit := false
+		for _, p := range pids {
+			foundInit = foundInit || p == pid
+		}
+		if !foundInit {
+			t.Errorf("task ps %s does not list the init pid %d:\n%s", id, pid, ps)
+		}
+
+		d.mustCtr(t, "task", "pause", id)
+		if st, _ := d.taskStatus(t, id); st != "PAUSED" {
+			t.Errorf("after pause: task %s is %q, want PAUSED", id, st)
+		}
+		d.mustCtr(t, "task", "resume", id)
+		if st, _ := d.taskStatus(t, id); st != "RUNNING" {
+			t.Errorf("after resume: task %s is %q, want RUNNING", id, st)
+		}
+
+		d.mustCtr(t, "task", "kill", "-s", "SIGKILL", id)
+		d.waitStatus(t, id, "STOPPED")
+		d.mustCtr(t, "task", "rm", id)
+		if st, _ := d.taskStatus(t, id); st != "" {
+			t.Errorf("after task rm: task %s still listed as %q", id, st)
+		}
+		d.mustCtr(t, "containers", "rm", id)
+		if out := d.mustCtr(t, "containers", "ls", "-q"); strings.Contains(out, id) {
+			t.Errorf("after containers rm: %s still listed:\n%s", id, out)
+		}
+
+		if !poll(10*time.Second, func() bool { return len(d.shimPIDs(id)) == 0 }) {
+			t.Errorf("shim for %s still running after task rm + containers rm: pids %v", id, d.shimPIDs(id))
+		}
+	})
+
+	t.Run("terminal", func(t *testing.T) {
+		script := testutil.RequireBinary(t, "script")
+		rootfs := testutil.BusyboxRootfs(t)
+		args := append([]string{d.ctrPath}, d.ctrGlobal()...)
+		args = append(args, d.runArgs("--rm", "-t", "--rootfs", rootfs, "id3", "/bin/sh", "-c", "tty; exit 0")...)
+		quoted := make([]string, len(args))
+		for i, a := range args {
+			quoted[i] = shellQuote(a)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, script, "-qec", strings.Join(quoted, " "), "/dev/null")
+		cmd.Stdin = nil // script puts its own pty between ctr and us
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("script ctr run -t: %v\noutput: %q", err, out)
+		}
+		if !bytes.Contains(out, []byte("/dev/pts/")) {
+			t.Errorf("ctr run -t: tty printed %q, want a /dev/pts/ path", out)
+		}
+	})
+
+	// Nothing of ours may remain in the daemon.
+	if out := d.mustCtr(t, "task", "ls", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("tasks left after the test: %q", out)
+	}
+	if out := d.mustCtr(t, "containers", "ls", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("containers left after the test: %q", out)
+	}
+}
