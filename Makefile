@@ -1,7 +1,30 @@
-# Build helpers. Each target is independent; add new ones below.
+# Build, test and generate. `make` builds everything into bin/.
 
-.PHONY: protos
+BINDIR ?= bin
+# Static and stripped: no libc mapped into every shim, fewer pages to touch.
+GOBUILD = CGO_ENABLED=0 go build -trimpath -ldflags "-s -w"
+
+.PHONY: all build test unit integration bench protos clean
+
+all: build
+
+build:
+	$(GOBUILD) -o $(BINDIR)/ ./cmd/...
+
+# The whole suite: unit and integration tests against real runc.
+test: build
+	SEED_BIN_DIR=$(abspath $(BINDIR)) go test -count=1 ./...
+
+unit:
+	go test -count=1 $$(go list ./... | grep -v /tests/)
+
+integration: build
+	SEED_BIN_DIR=$(abspath $(BINDIR)) go test -count=1 ./tests/...
+
 # Regenerate the Go code for shimapi/**/*.proto and api/**/*.proto
 # (needs protoc; installs the gogo/ttrpc protoc plugins if missing).
 protos:
 	./hack/protos.sh
+
+clean:
+	rm -rf $(BINDIR)

@@ -4,7 +4,8 @@
 #
 # It builds our shim, installs it as runtime io.containerd.seed.v2 (binary
 # containerd-shim-seed-v2 on containerd's PATH), starts a containerd whose
-# state, sockets, runc state and FIFOs all live in a temp dir, then
+# state, sockets and FIFOs live in a temp dir (runc state goes to
+# /run/containerd/runc/NS, NS a unique namespace), then
 #   1. times N runs of `ctr run --rm ... /bin/true` with each runtime,
 #      alternating, and prints the median (and min/max) wall time per run
 #      and the ratio ours/theirs;
@@ -34,7 +35,7 @@ TMP=$(mktemp -d /tmp/sb-XXXXXX) # short: unix socket paths are limited
 NS=seedbench-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 SOCK=$TMP/c.sock
 CTR=(ctr --address "$SOCK" --namespace "$NS")
-COMMON=(--runc-root "$TMP/runc" --fifo-dir "$TMP/fifo")
+COMMON=(--fifo-dir "$TMP/fifo")
 CPID=
 
 cleanup() {
@@ -64,7 +65,10 @@ cleanup() {
 	done
 	awk -v d="$TMP/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
 		while read -r m; do umount -l "$m"; done
-	rmdir /sys/fs/cgroup/*/"$NS" /sys/fs/cgroup/"$NS" 2>/dev/null
+	# Outside $TMP, named after our unique namespace: the runc root both
+	# shims use (ctr sends --runc-root only to io.containerd.runc.v2, so
+	# both use the default /run/containerd/runc/NS) and ctr's parent cgroup.
+	rmdir "/run/containerd/runc/$NS" /sys/fs/cgroup/*/"$NS" /sys/fs/cgroup/"$NS" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -169,12 +169,16 @@ func serve(f Flags) error {
 		eventsAddress = f.Address + ".ttrpc"
 	}
 	pub := NewPublisher(eventsAddress, f.Namespace)
-	server, err := ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(translateErrors))
+	var svc *Service
+	server, err := ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, u ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+		defer svc.trim.touch()
+		return translateErrors(ctx, u, info, m)
+	}))
 	if err != nil {
 		return err
 	}
 	done := make(chan struct{})
-	svc := NewService(Config{Namespace: f.Namespace, Bundle: f.Bundle}, r, pub, func() {
+	svc = NewService(Config{Namespace: f.Namespace, Bundle: f.Bundle}, r, pub, func() {
 		pub.Flush(5 * time.Second)
 		close(done)
 	})
@@ -183,6 +187,7 @@ func serve(f Flags) error {
 	// The daemon's terminal or session going away must not end us.
 	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
 	go server.Serve(context.Background(), l)
+	svc.trim.touch()
 	<-done
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	server.Shutdown(ctx)

@@ -37,6 +37,8 @@ type Service struct {
 	containers map[string]*container
 	creating   map[string]bool
 
+	trim trimmer
+
 	// exit is called once the shim has nothing left to do (Shutdown).
 	exit func()
 }

@@ -407,6 +407,9 @@ func (s *Service) ResizePty(ctx context.Context, r *task.ResizePtyRequest) (*pty
 	if p.console == nil {
 		return nil, fmt.Errorf("process %s has no terminal: %w", p.name(), errdefs.ErrFailedPrecondition)
 	}
+	if st := p.current(); st == Stopped || st == Deleted {
+		return nil, fmt.Errorf("process %s is %s, cannot resize: %w", p.name(), st, errdefs.ErrFailedPrecondition)
+	}
 	if err := p.console.Resize(r.Width, r.Height); err != nil {
 		return nil, err
 	}

@@ -32,18 +32,22 @@ const seedRuntime = "io.containerd.seed.v2"
 // instead of hanging it.
 const cmdTimeout = 60 * time.Second
 
-// containerd is a private containerd 1.6 daemon: all its state, sockets,
-// runc state and stdio FIFOs live under dir.
+// containerd is a private containerd 1.6 daemon: its state, sockets and
+// the stdio FIFOs of our ctr commands live under dir. The shims' runc state
+// does not: ctr sends runtime options (and so --runc-root) only for
+// io.containerd.runc.v2, so our shim uses its default runc root
+// /run/containerd/runc/NS, and ctr puts the containers' cgroups under /NS.
+// NS is unique per test run, so neither collides with a system containerd,
+// and both are removed (and must be empty) at the end.
 type containerd struct {
-	dir      string
-	sock     string
-	ns       string // unique per test run
-	runcRoot string // --runc-root for ctr run
-	fifoDir  string
-	logPath  string
-	ctrPath  string
-	cmd      *exec.Cmd
-	exited   chan struct{}
+	dir     string
+	sock    string
+	ns      string
+	fifoDir string
+	logPath string
+	ctrPath string
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // startContainerd builds our shim, installs it as containerd-shim-seed-v2
@@ -61,14 +65,13 @@ func startContainerd(t *testing.T) *containerd {
 	testutil.CheckNoLeaks(t, dir) // registered first among dir's users, so checked last
 
 	d := &containerd{
-		dir:      dir,
-		sock:     filepath.Join(dir, "c.sock"),
-		ns:       "seedpeer-" + randHex(t, 6),
-		runcRoot: filepath.Join(dir, "runc"),
-		fifoDir:  filepath.Join(dir, "fifo"),
-		logPath:  filepath.Join(dir, "containerd.log"),
-		ctrPath:  ctrPath,
-		exited:   make(chan struct{}),
+		dir:     dir,
+		sock:    filepath.Join(dir, "c.sock"),
+		ns:      "seedpeer-" + randHex(t, 6),
+		fifoDir: filepath.Join(dir, "fifo"),
+		logPath: filepath.Join(dir, "containerd.log"),
+		ctrPath: ctrPath,
+		exited:  make(chan struct{}),
 	}
 	binDir := filepath.Join(dir, "bin")
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
@@ -177,9 +180,9 @@ func (d *containerd) mustCtr(t *testing.T, args ...string) string {
 	return stdout
 }
 
-// runArgs is `run` with our runtime, private runc root and FIFO dir.
+// runArgs is `run` with our runtime and a private FIFO dir.
 func (d *containerd) runArgs(flags ...string) []string {
-	args := []string{"run", "--runtime", seedRuntime, "--runc-root", d.runcRoot, "--fifo-dir", d.fifoDir}
+	args := []string{"run", "--runtime", seedRuntime, "--fifo-dir", d.fifoDir}
 	return append(args, flags...)
 }
 
@@ -305,7 +308,8 @@ func (d *containerd) stop(t *testing.T) {
 
 // removeNamespaceLeftovers removes what our unique namespace leaves outside
 // dir: the default runc root /run/containerd/runc/NS and the parent cgroup
-// /NS that ctr puts containers under. Only empty directories are removed.
+// /NS that ctr puts containers under. Only empty directories are removed, so
+// runc state or a cgroup left behind by a container fails the test.
 func (d *containerd) removeNamespaceLeftovers(t *testing.T) {
 	if err := os.Remove(filepath.Join("/run/containerd/runc", d.ns)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("remove default runc root of namespace %s: %v", d.ns, err)
@@ -389,10 +393,8 @@ func TestContainerdRunsSeedShim(t *testing.T) {
 	d := startContainerd(t)
 
 	t.Run("run-rm", func(t *testing.T) {
-		// No --runc-root: our shim's default runc root (under the
-		// unique namespace) is used.
 		rootfs := testutil.BusyboxRootfs(t)
-		out := d.mustCtr(t, "run", "--rm", "--runtime", seedRuntime, "--fifo-dir", d.fifoDir, "--rootfs", rootfs, "id1", "/bin/echo", "hi")
+		out := d.mustCtr(t, d.runArgs("--rm", "--rootfs", rootfs, "id1", "/bin/echo", "hi")...)
 		if out != "hi\n" {
 			t.Errorf("ctr run echo hi: stdout %q, want %q", out, "hi\n")
 		}

@@ -291,3 +291,10 @@ func (l *eventLog) topicsFor(id string) []string {
 	}
 	return out
 }
+
+func (st *shimTask) deleteExec(execID string) {
+	st.t.Helper()
+	if _, err := st.client.Delete(context.Background(), &task.DeleteRequest{ID: st.id, ExecID: execID}); err != nil {
+		st.t.Fatalf("delete exec %q: %v", execID, err)
+	}
+}

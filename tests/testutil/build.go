@@ -21,7 +21,7 @@ var builtBins struct {
 
 // BuildBinaries returns a directory holding the repo's commands
 // (containerd, containerd-shim, ctr, ...), built once per test process
-// with `go build -o DIR/ ./cmd/...` from the repo root. If $SEED_BIN_DIR
+// with `make build BINDIR=DIR` from the repo root. If $SEED_BIN_DIR
 // is set, that directory is returned instead.
 func BuildBinaries(t testing.TB) string {
 	t.Helper()
@@ -60,16 +60,12 @@ func buildCommands(root, out string) error {
 	if _, err := os.Stat(filepath.Join(root, "cmd")); err != nil {
 		return fmt.Errorf("no commands to build in %s: %w", root, err)
 	}
-	goBin, err := findBinary("go")
-	if err != nil {
-		return err
-	}
-	// The trailing slash makes go build write one binary per main package
-	// into out, even if there is only one.
-	cmd := exec.Command(goBin, "build", "-o", out+string(filepath.Separator), "./cmd/...")
+	// The Makefile owns the build flags (static, stripped): tests measure
+	// the binaries users run.
+	cmd := exec.Command("make", "-s", "build", "BINDIR="+out)
 	cmd.Dir = root
 	if output, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/... in %s: %w\n%s", root, err, output)
+		return fmt.Errorf("make build in %s: %w\n%s", root, err, output)
 	}
 	return nil
 }

@@ -251,6 +251,7 @@ func TestBuildCommands(t *testing.T) {
 	files := map[string]string{
 		"go.mod":            "module example.com/fake\n\ngo 1.21\n",
 		"cmd/hello/main.go": "package main\n\nfunc main() { println(\"hello\") }\n",
+		"Makefile":          "BINDIR ?= bin\nbuild:\n\tgo build -o $(BINDIR)/ ./cmd/...\n",
 	}
 	for p, content := range files {
 		p = filepath.Join(root, p)

@@ -1,0 +1,84 @@
+package shim
+
+import (
+	"bufio"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// trimDelay is how long the shim must be quiet before it trims.
+const trimDelay = 500 * time.Millisecond
+
+// trimmer runs trimStartupPages once the shim has been quiet for trimDelay
+// after an operation (create, start, exec, delete all fault in code that an
+// idle shim will not run again).
+type trimmer struct {
+	mu    sync.Mutex
+	timer *time.Timer
+}
+
+func (t *trimmer) touch() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer == nil {
+		t.timer = time.AfterFunc(trimDelay, trimIdle)
+		return
+	}
+	t.timer.Reset(trimDelay)
+}
+
+// trimIdle gives back what an idle shim holds but does not use: heap freed
+// by the operations just done (the scavenger would return it only slowly),
+// and mapped pages of its own binary.
+func trimIdle() {
+	debug.FreeOSMemory()
+	trimStartupPages()
+}
+
+// trimStartupPages drops our page-table entries for the read-only parts of
+// the shim's own executable once start-up is done. Start-up (package inits,
+// protobuf registries) touches most of the binary, and the kernel maps
+// neighbouring pages too; an idle shim needs only a sliver of that. The
+// pages stay in the page cache, shared by every shim, and fault back in on
+// use, so this costs nothing but keeps each shim's resident set to what it
+// actually uses.
+func trimStartupPages() {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		// address perms offset dev inode path
+		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+			continue
+		}
+		start, end, ok := parseRange(fields[0])
+		if ok {
+			// Raw syscall: these addresses are not Go memory.
+			unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED)
+		}
+	}
+}
+
+func parseRange(s string) (uintptr, uintptr, bool) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, false
+	}
+	start, err1 := strconv.ParseUint(a, 16, 64)
+	end, err2 := strconv.ParseUint(b, 16, 64)
+	return uintptr(start), uintptr(end), err1 == nil && err2 == nil
+}
