@@ -1,0 +1,169 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/containerd/fifo"
+)
+
+// DefaultFIFODir is where ctr and this package create stdio FIFOs when not
+// told otherwise, whatever the daemon's address.
+const DefaultFIFODir = "/run/containerd/fifo"
+
+// NewFIFOs makes FIFOs for the connected streams in a new directory under
+// dir (DefaultFIFODir if empty) and copies between them and the streams.
+func NewFIFOs(dir string, s Streams) Creator {
+	return func(id string) (*IO, error) {
+		cfg, err := makeFIFOs(dir, id, s.Terminal, s.Stdin != nil, s.Stdout != nil, s.Stderr != nil)
+		if err != nil {
+			return nil, err
+		}
+		i, err := openFIFOs(cfg, s)
+		if err != nil {
+			removeFIFOs(cfg)
+			return nil, err
+		}
+		return i, nil
+	}
+}
+
+// DetachedFIFOs makes the FIFOs of a process nobody reads or writes yet
+// (stdin, stdout, and stderr unless terminal), so that a client can attach
+// to it later (Attach). Output written meanwhile may be dropped.
+func DetachedFIFOs(dir string, terminal bool) Creator {
+	return func(id string) (*IO, error) {
+		cfg, err := makeFIFOs(dir, id, terminal, true, true, true)
+		if err != nil {
+			return nil, err
+		}
+		return &IO{config: cfg}, nil
+	}
+}
+
+// Attach reconnects s to the FIFOs an existing process was created with
+// (from Tasks.Get): the ones both named there and connected in s.
+func Attach(s Streams) Attacher {
+	return func(cfg IOConfig) (*IO, error) {
+		s.Terminal = cfg.Terminal
+		if cfg.Stdin == "" {
+			s.Stdin = nil
+		}
+		if cfg.Stdout == "" {
+			s.Stdout = nil
+		}
+		if cfg.Stderr == "" {
+			s.Stderr = nil
+		}
+		i, err := openFIFOs(cfg, s)
+		if err != nil {
+			return nil, fmt.Errorf("attach: %w", err)
+		}
+		i.config = cfg
+		return i, nil
+	}
+}
+
+// makeFIFOs creates a FIFO for each wanted stream (never stderr with a
+// terminal) in a new directory under dir.
+func makeFIFOs(dir, id string, terminal, stdin, stdout, stderr bool) (IOConfig, error) {
+	cfg := IOConfig{Terminal: terminal}
+	if !stdin && !stdout && !(stderr && !terminal) {
+		return cfg, nil
+	}
+	if dir == "" {
+		dir = DefaultFIFODir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return cfg, fmt.Errorf("create fifo dir: %w", err)
+	}
+	d, err := os.MkdirTemp(dir, "")
+	if err != nil {
+		return cfg, fmt.Errorf("create fifo dir: %w", err)
+	}
+	name := func(stream string) string { return filepath.Join(d, id+"-"+stream) }
+	if stdin {
+		cfg.Stdin = name("stdin")
+	}
+	if stdout {
+		cfg.Stdout = name("stdout")
+	}
+	if stderr && !terminal {
+		cfg.Stderr = name("stderr")
+	}
+	for _, p := range []string{cfg.Stdin, cfg.Stdout, cfg.Stderr} {
+		if p == "" {
+			continue
+		}
+		if err := syscall.Mkfifo(p, 0o700); err != nil {
+			removeFIFOs(cfg)
+			os.Remove(d)
+			return IOConfig{}, fmt.Errorf("create fifo %s: %w", p, err)
+		}
+	}
+	return cfg, nil
+}
+
+// openFIFOs opens our ends of the FIFOs in cfg that s connects and starts
+// copying output; stdin copying starts later (IO.startStdin). Every read
+// side is open when it returns: a shim opens the write side without
+// blocking and drops output while no reader exists.
+func openFIFOs(cfg IOConfig, s Streams) (_ *IO, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	i := &IO{config: cfg, cancel: cancel, src: s.Stdin}
+	defer func() {
+		if err != nil {
+			i.Close()
+		}
+	}()
+	if cfg.Stdin != "" && s.Stdin != nil {
+		f, err := fifo.OpenFifo(ctx, cfg.Stdin, syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open stdin fifo: %w", err)
+		}
+		i.stdin = f
+		i.closers = append(i.closers, f)
+	}
+	if err := i.copyOutput(ctx, cfg.Stdout, s.Stdout); err != nil {
+		return nil, fmt.Errorf("open stdout fifo: %w", err)
+	}
+	if !cfg.Terminal {
+		if err := i.copyOutput(ctx, cfg.Stderr, s.Stderr); err != nil {
+			return nil, fmt.Errorf("open stderr fifo: %w", err)
+		}
+	}
+	return i, nil
+}
+
+// copyOutput copies FIFO path to dst until the shim closes its end.
+//
+// The blocking open that makes the reader wait for the shim runs in a
+// goroutine (fifo.OpenFifo), so it may not be in the kernel yet when the
+// shim opens its end; a non-blocking open done here first is a reader from
+// now on. It reads nothing, and is closed with the IO.
+func (i *IO) copyOutput(ctx context.Context, path string, dst io.Writer) error {
+	if path == "" || dst == nil {
+		return nil
+	}
+	f, err := fifo.OpenFifo(ctx, path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	i.closers = append(i.closers, f)
+	holder, err := os.OpenFile(path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	i.closers = append(i.closers, holder)
+	i.output.Add(1)
+	go func() {
+		defer i.output.Done()
+		copyBuffer(dst, f)
+		f.Close()
+	}()
+	return nil
+}

@@ -1,0 +1,61 @@
+// Command containerd is the coordinator daemon: it keeps container records,
+// starts one shim per task and serves containerd's client API.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/seedrt/seed/coordinator/daemon"
+	"github.com/seedrt/seed/coordinator/version"
+)
+
+func main() {
+	var (
+		configPath = flag.String("config", "", "path to the TOML configuration file")
+		address    = flag.String("address", "", "gRPC socket path (default "+daemon.DefaultAddress+")")
+		root       = flag.String("root", "", "persistent state directory (default "+daemon.DefaultRoot+")")
+		state      = flag.String("state", "", "runtime state directory (default "+daemon.DefaultState+")")
+		logLevel   = flag.String("log-level", "", "log level: debug, info, warn, error")
+		showVer    = flag.Bool("version", false, "print the version and exit")
+	)
+	flag.StringVar(configPath, "c", "", "shorthand for --config")
+	flag.StringVar(logLevel, "l", "", "shorthand for --log-level")
+	flag.Parse()
+	if *showVer {
+		fmt.Printf("containerd %s %s\n", version.Version, version.Revision)
+		return
+	}
+	cfg, err := daemon.LoadConfig(*configPath)
+	if err != nil {
+		fail(err)
+	}
+	for flagValue, field := range map[*string]*string{address: &cfg.GRPC.Address, root: &cfg.Root, state: &cfg.State, logLevel: &cfg.Debug.Level} {
+		if *flagValue != "" {
+			*field = *flagValue
+		}
+	}
+	d, err := daemon.New(cfg)
+	if err != nil {
+		fail(err)
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
+	go func() {
+		<-sigs
+		d.Stop()
+	}()
+	if err := d.Serve(); err != nil {
+		d.Stop()
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "containerd: %v\n", err)
+	os.Exit(1)
+}

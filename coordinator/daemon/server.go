@@ -1,0 +1,163 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/containerd/ttrpc"
+	"google.golang.org/grpc"
+
+	"github.com/seedrt/seed/coordinator/events"
+	"github.com/seedrt/seed/coordinator/metadata"
+	"github.com/seedrt/seed/coordinator/runtime"
+	"github.com/seedrt/seed/coordinator/services/containers"
+	eventsvc "github.com/seedrt/seed/coordinator/services/events"
+	"github.com/seedrt/seed/coordinator/services/introspection"
+	"github.com/seedrt/seed/coordinator/services/leases"
+	"github.com/seedrt/seed/coordinator/services/namespaces"
+	"github.com/seedrt/seed/coordinator/services/tasks"
+	"github.com/seedrt/seed/coordinator/services/version"
+)
+
+// Daemon is a running coordinator.
+type Daemon struct {
+	cfg      *Config
+	lock     *os.File
+	db       *metadata.DB
+	exchange *events.Exchange
+	runtime  *runtime.Manager
+	grpc     *grpc.Server
+	ttrpc    *ttrpc.Server
+	grpcL    net.Listener
+	ttrpcL   net.Listener
+	stopOnce sync.Once
+}
+
+// New prepares a daemon: takes the state lock, opens the store, recovers
+// the shims of a previous run and listens. Serve starts answering.
+func New(cfg *Config) (_ *Daemon, retErr error) {
+	if err := cfg.complete(); err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg}
+	defer func() {
+		if retErr != nil {
+			d.close()
+		}
+	}()
+	var err error
+	if d.lock, err = lockState(cfg.State); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("create root dir: %w", err)
+	}
+	if d.db, err = metadata.Open(filepath.Join(cfg.Root, "meta.db")); err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	d.exchange = events.NewExchange()
+	d.runtime = runtime.NewManager(runtime.Config{
+		State:         filepath.Join(cfg.State, "tasks"),
+		Address:       cfg.GRPC.Address,
+		TTRPCAddress:  cfg.TTRPC.Address,
+		PublishBinary: self,
+		ShimBinary:    cfg.Runtime.Shim,
+		RuncRoot:      cfg.Runtime.RuncRoot,
+		Debug:         cfg.Debug.Level == "debug" || cfg.Debug.Level == "trace",
+	}, d.exchange)
+
+	// Shims forward events as soon as they are reconnected: listen on the
+	// ttrpc address before recovering.
+	if d.ttrpcL, err = listenUnix(cfg.TTRPC.Address); err != nil {
+		return nil, err
+	}
+	if d.ttrpc, err = ttrpc.NewServer(); err != nil {
+		return nil, err
+	}
+	eventsvc.RegisterTTRPC(d.ttrpc, d.exchange, d.onForward)
+	go d.ttrpc.Serve(context.Background(), d.ttrpcL)
+
+	if d.grpcL, err = listenUnix(cfg.GRPC.Address); err != nil {
+		return nil, err
+	}
+	if err := d.runtime.Recover(context.Background(), d.db); err != nil {
+		return nil, err
+	}
+	d.grpc = grpc.NewServer(
+		grpc.MaxRecvMsgSize(cfg.GRPC.MaxRecvMsgSize),
+		grpc.MaxSendMsgSize(cfg.GRPC.MaxSendMsgSize),
+	)
+	if err := d.register(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Daemon) register() error {
+	version.Register(d.grpc)
+	tasks.Register(d.grpc, d.db, d.runtime)
+	eventsvc.Register(d.grpc, d.exchange)
+	for _, err := range []error{
+		introspection.Register(d.grpc, introspection.Options{Root: d.cfg.Root}),
+		namespaces.Register(d.grpc, namespaces.Options{DB: d.db, Events: d.exchange}),
+		containers.Register(d.grpc, containers.Options{DB: d.db, Events: d.exchange, TaskExists: d.taskExists}),
+		leases.Register(d.grpc, leases.Options{DB: d.db}),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) taskExists(_ context.Context, ns, id string) bool {
+	return d.runtime.Exists(ns, id)
+}
+
+func (d *Daemon) onForward(_ context.Context, env *events.Envelope, _ uint64) bool {
+	d.runtime.OnForward(env.Namespace, env.Topic, env.Event)
+	return true
+}
+
+// Serve answers the client API until Stop.
+func (d *Daemon) Serve() error {
+	return d.grpc.Serve(d.grpcL)
+}
+
+// Stop shuts the daemon down and leaves every container running.
+func (d *Daemon) Stop() {
+	d.stopOnce.Do(func() {
+		stopped := make(chan struct{})
+		go func() { d.grpc.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			d.grpc.Stop() // a Wait or Subscribe would hold it forever
+		}
+		d.close()
+	})
+}
+
+func (d *Daemon) close() {
+	if d.runtime != nil {
+		d.runtime.Close()
+	}
+	if d.ttrpc != nil {
+		d.ttrpc.Close()
+	}
+	if d.db != nil {
+		d.db.Close()
+	}
+	if d.lock != nil {
+		d.lock.Close()
+	}
+}

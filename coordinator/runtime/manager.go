@@ -1,0 +1,254 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/gogo/protobuf/proto"
+	ptypes "github.com/gogo/protobuf/types"
+
+	"github.com/seedrt/seed/coordinator/events"
+	"github.com/seedrt/seed/coordinator/metadata"
+	"github.com/seedrt/seed/coordinator/nsctx"
+	"github.com/seedrt/seed/errdefs"
+	shimevents "github.com/seedrt/seed/shimapi/events"
+	"github.com/seedrt/seed/shimapi/runcopts"
+	"github.com/seedrt/seed/shimapi/task"
+	"github.com/seedrt/seed/shimapi/types"
+	"github.com/seedrt/seed/shimapi/typeurl"
+)
+
+// Config is what the manager needs to know about its daemon.
+type Config struct {
+	State         string // bundles live in State/NS/ID
+	Address       string // the daemon's gRPC socket, passed to shims
+	TTRPCAddress  string // where shims forward events
+	PublishBinary string // the daemon's binary (shims may run it to publish)
+	ShimBinary    string // our containerd-shim
+	RuncRoot      string // runc --root for this daemon's containers (+/NS)
+	Debug         bool
+}
+
+// Manager owns the daemon's tasks: one shim connection each.
+type Manager struct {
+	cfg    Config
+	events events.Publisher
+
+	mu       sync.Mutex
+	tasks    map[string]*Task
+	creating map[string]bool
+	closing  bool
+}
+
+// NewManager returns a manager with no tasks; see Recover.
+func NewManager(cfg Config, ev events.Publisher) *Manager {
+	return &Manager{cfg: cfg, events: ev, tasks: map[string]*Task{}, creating: map[string]bool{}}
+}
+
+func key(ns, id string) string { return ns + "/" + id }
+
+// CreateOpts are the task-creation fields of a Tasks.Create request.
+type CreateOpts struct {
+	Rootfs                []*types.Mount
+	Stdin, Stdout, Stderr string
+	Terminal              bool
+	Options               *ptypes.Any // task options; the container's runtime options if nil
+}
+
+// Create launches a shim for the container and creates its task.
+func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o CreateOpts) (_ *Task, retErr error) {
+	if err := m.reserve(ns, c.ID); err != nil {
+		return nil, err
+	}
+	var created *Task
+	defer func() { m.finishCreate(ns, c.ID, created) }()
+
+	binary, err := m.resolveShim(c.Runtime.Name)
+	if err != nil {
+		return nil, err
+	}
+	options, err := m.runtimeOptions(o.Options, c.Runtime.Options)
+	if err != nil {
+		return nil, err
+	}
+	bundle := m.bundleDir(ns, c.ID)
+	m.removeStaleBundle(ns, c.ID, bundle)
+	rec := bundleRecord{Version: recordVersion, Runtime: c.Runtime.Name, Binary: binary, Protocol: "v2"}
+	if err := writeBundle(bundle, toAny(c.Spec), rec); err != nil {
+		os.RemoveAll(bundle)
+		return nil, err
+	}
+	t := &Task{m: m, Namespace: ns, ID: c.ID, Bundle: bundle, Runtime: c.Runtime.Name, binary: binary}
+	defer func() {
+		if retErr != nil {
+			t.abandon()
+		}
+	}()
+	address, err := m.startShim(binary, ns, c.ID, bundle)
+	if err != nil {
+		return nil, err
+	}
+	if t.shim, err = dialShim(address, t.onShimClosed); err != nil {
+		return nil, err
+	}
+	resp, err := t.shim.task.Create(ctx, &task.CreateTaskRequest{
+		ID: c.ID, Bundle: bundle, Rootfs: o.Rootfs, Terminal: o.Terminal,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Options: options,
+	})
+	if err != nil {
+		return nil, errdefs.FromGRPC(err)
+	}
+	t.pid = resp.Pid
+	created = t
+	return t, nil
+}
+
+// runtimeOptions picks the request's or the container's runc options and
+// gives runc this daemon's root, so two daemons never share runc state.
+func (m *Manager) runtimeOptions(reqOpts *ptypes.Any, containerOpts *metadata.Any) (*ptypes.Any, error) {
+	a := reqOpts
+	if a == nil || len(a.Value) == 0 && a.TypeUrl == "" {
+		a = toAny(containerOpts)
+	}
+	var o runcopts.Options
+	if a != nil && len(a.Value) > 0 {
+		if !typeurl.Is(a, &o) {
+			return a, nil // another runtime's options: pass them through
+		}
+		if err := typeurl.UnmarshalTo(a, &o); err != nil {
+			return nil, fmt.Errorf("decode runtime options: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
+	}
+	if o.Root == "" {
+		o.Root = m.cfg.RuncRoot
+	}
+	return typeurl.MarshalAny(&o)
+}
+
+func toAny(a *metadata.Any) *ptypes.Any {
+	if a == nil {
+		return nil
+	}
+	return &ptypes.Any{TypeUrl: a.TypeURL, Value: a.Value}
+}
+
+func (m *Manager) reserve(ns, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key(ns, id)
+	if _, ok := m.tasks[k]; ok || m.creating[k] {
+		return fmt.Errorf("task %s: %w", id, errdefs.ErrAlreadyExists)
+	}
+	m.creating[k] = true
+	return nil
+}
+
+func (m *Manager) finishCreate(ns, id string, t *Task) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key(ns, id)
+	delete(m.creating, k)
+	if t != nil {
+		m.tasks[k] = t
+	}
+}
+
+// Get returns the task of container id.
+func (m *Manager) Get(ctx context.Context, id string) (*Task, error) {
+	ns, err := nsctx.Namespace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tasks[key(ns, id)]
+	if !ok {
+		return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
+	}
+	return t, nil
+}
+
+// Exists tells whether container id has a task (or one being created).
+func (m *Manager) Exists(ns, id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key(ns, id)
+	_, ok := m.tasks[k]
+	return ok || m.creating[k]
+}
+
+// List returns the tasks of a namespace.
+func (m *Manager) List(ns string) []*Task {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Task
+	for _, t := range m.tasks {
+		if t.Namespace == ns {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (m *Manager) forget(t *Task) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tasks[key(t.Namespace, t.ID)] == t {
+		delete(m.tasks, key(t.Namespace, t.ID))
+	}
+}
+
+// Close drops every shim connection and leaves the shims (and their
+// containers) running: the daemon is going away, not the tasks.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closing = true
+	tasks := make([]*Task, 0, len(m.tasks))
+	for _, t := range m.tasks {
+		tasks = append(tasks, t)
+	}
+	m.mu.Unlock()
+	for _, t := range tasks {
+		t.shim.close()
+	}
+}
+
+func (m *Manager) isClosing() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closing
+}
+
+// publish sends a daemon-made task event (for a shim that could not).
+func (m *Manager) publish(ns, topic string, ev proto.Message) {
+	if err := m.events.Publish(nsctx.With(context.Background(), ns), topic, ev); err != nil {
+		fmt.Fprintf(os.Stderr, "publish %s: %v\n", topic, err)
+	}
+}
+
+// removeStaleBundle cleans up a bundle left by a task that no longer exists
+// (a crash between create and delete): its shim's delete undoes runc state
+// and mounts, then the directory goes.
+func (m *Manager) removeStaleBundle(ns, id, bundle string) {
+	if _, err := os.Stat(bundle); err != nil {
+		return
+	}
+	binary := m.cfg.ShimBinary
+	if rec, err := readBundleRecord(bundle); err == nil && rec.Binary != "" {
+		binary = rec.Binary
+	}
+	m.deleteShim(binary, ns, id, bundle)
+	os.RemoveAll(bundle)
+}
+
+// exitEvent is the TaskExit a daemon publishes for a shim that died.
+func exitEvent(id string, resp *task.DeleteResponse) *shimevents.TaskExit {
+	at := resp.ExitedAt
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	return &shimevents.TaskExit{ContainerID: id, ID: id, Pid: resp.Pid, ExitStatus: resp.ExitStatus, ExitedAt: at}
+}

@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/containerd/ttrpc"
+	"github.com/gogo/protobuf/proto"
+
+	"github.com/seedrt/seed/shimapi/task"
+)
+
+const (
+	shimStartTimeout  = 10 * time.Second
+	shimDeleteTimeout = 10 * time.Second
+)
+
+// shimConn is the daemon's connection to one shim.
+type shimConn struct {
+	client *ttrpc.Client
+	task   task.TaskService
+}
+
+func (s *shimConn) close() {
+	if s != nil && s.client != nil {
+		s.client.Close()
+	}
+}
+
+// shimCommand builds a shim invocation with containerd's v2 flags, in the
+// bundle directory, with the events address in TTRPC_ADDRESS.
+func (m *Manager) shimCommand(ctx context.Context, binary, ns, id, bundle string, extra ...string) *exec.Cmd {
+	args := []string{"-namespace", ns, "-address", m.cfg.Address, "-publish-binary", m.cfg.PublishBinary, "-id", id}
+	if m.cfg.Debug {
+		args = append(args, "-debug")
+	}
+	cmd := exec.CommandContext(ctx, binary, append(args, extra...)...)
+	cmd.Dir = bundle
+	cmd.Env = append(os.Environ(), "TTRPC_ADDRESS="+m.cfg.TTRPCAddress, "NAMESPACE="+ns)
+	return cmd
+}
+
+// startShim runs `SHIM start` and returns the address it printed.
+func (m *Manager) startShim(binary, ns, id, bundle string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), shimStartTimeout)
+	defer cancel()
+	cmd := m.shimCommand(ctx, binary, ns, id, bundle, "start")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("start shim %s: %w: %s", binary, err, strings.TrimSpace(stderr.String()))
+	}
+	address := strings.TrimSpace(string(out))
+	if address == "" {
+		return "", fmt.Errorf("start shim %s: printed no address", binary)
+	}
+	return address, nil
+}
+
+// dialShim connects to a shim's ttrpc address; onClose runs when the
+// connection ends for any reason.
+func dialShim(address string, onClose func()) (*shimConn, error) {
+	path := strings.TrimPrefix(address, "unix://")
+	conn, err := net.DialTimeout("unix", path, shimStartTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("dial shim %s: %w", address, err)
+	}
+	client := ttrpc.NewClient(conn, ttrpc.WithOnClose(onClose))
+	return &shimConn{client: client, task: task.NewTaskClient(client)}, nil
+}
+
+// deleteShim runs `SHIM -bundle B delete`, which cleans up after a shim
+// that is gone, and returns the exit it reports.
+func (m *Manager) deleteShim(binary, ns, id, bundle string) (*task.DeleteResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), shimDeleteTimeout)
+	defer cancel()
+	cmd := m.shimCommand(ctx, binary, ns, id, bundle, "-bundle", bundle, "delete")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("shim delete %s: %w: %s", id, err, strings.TrimSpace(stderr.String()))
+	}
+	var resp task.DeleteResponse
+	if err := proto.Unmarshal(out, &resp); err != nil {
+		return nil, fmt.Errorf("shim delete %s: decode response: %w", id, err)
+	}
+	return &resp, nil
+}
