@@ -7,7 +7,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/seedrt/seed/errdefs"
-	"github.com/seedrt/seed/identifiers"
 )
 
 // CreateLease stores the new lease l in namespace ns, creating the namespace
@@ -18,8 +17,8 @@ func (db *DB) CreateLease(ns string, l Lease) (Lease, error) {
 	if err := validateNamespace(ns); err != nil {
 		return Lease{}, err
 	}
-	if err := identifiers.Validate(l.ID); err != nil {
-		return Lease{}, fmt.Errorf("lease.ID: %w", err)
+	if err := ValidateLeaseID(l.ID); err != nil {
+		return Lease{}, err
 	}
 	if err := validateLabels(l.Labels); err != nil {
 		return Lease{}, fmt.Errorf("lease.Labels: %w", err)
@@ -115,5 +114,18 @@ func readLease(lbkt *bolt.Bucket, id []byte, l *Lease) error {
 		return err
 	}
 	l.ID = string(id)
+	return nil
+}
+
+// MaxLeaseIDLength bounds lease ids. Leases are only keys in the store, never
+// paths, so unlike container ids they may hold any character: containerd's
+// ctr makes ids such as "292645843-ozw-".
+const MaxLeaseIDLength = 256
+
+// ValidateLeaseID accepts any non-empty id up to MaxLeaseIDLength bytes.
+func ValidateLeaseID(id string) error {
+	if id == "" || len(id) > MaxLeaseIDLength {
+		return fmt.Errorf("lease id must be 1 to %d bytes: %w", MaxLeaseIDLength, errdefs.ErrInvalidArgument)
+	}
 	return nil
 }

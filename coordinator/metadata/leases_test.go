@@ -17,8 +17,15 @@ func TestLeases(t *testing.T) {
 	}
 	_, err = db.CreateLease("ns", Lease{ID: "l1"})
 	check(t, err, errdefs.IsAlreadyExists, "duplicate lease")
-	_, err = db.CreateLease("ns", Lease{ID: "a/b"})
-	check(t, err, errdefs.IsInvalidArgument, "bad lease id")
+	_, err = db.CreateLease("ns", Lease{ID: ""})
+	check(t, err, errdefs.IsInvalidArgument, "empty lease id")
+	// ctr's generated ids are not identifiers; leases are only keys.
+	if _, err := db.CreateLease("ns", Lease{ID: "292645843-ozw-"}); err != nil {
+		t.Fatalf("ctr-style lease id: %v", err)
+	}
+	if err := db.DeleteLease("ns", "292645843-ozw-"); err != nil {
+		t.Fatal(err)
+	}
 
 	list, err := db.ListLeases("ns", nil)
 	if err != nil || len(list) != 2 || list[0].ID != "l1" || list[1].ID != "l2" {

@@ -87,6 +87,9 @@ func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o
 			t.abandon()
 		}
 	}()
+	if t.log, err = openShimLog(bundle, c.ID); err != nil {
+		return nil, err
+	}
 	address, err := m.startShim(binary, ns, c.ID, bundle)
 	if err != nil {
 		return nil, err

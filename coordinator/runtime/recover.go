@@ -66,6 +66,7 @@ func (m *Manager) recoverTask(ns, id, bundle string) {
 		return
 	}
 	t := &Task{m: m, Namespace: ns, ID: id, Bundle: bundle, Runtime: rec.Runtime, binary: rec.Binary}
+	t.log, _ = openShimLog(bundle, id)
 	if address, err := readAddress(bundle); err == nil {
 		if t.shim, err = dialShim(address, t.onShimClosed); err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -78,6 +79,7 @@ func (m *Manager) recoverTask(ns, id, bundle string) {
 				m.mu.Unlock()
 				return
 			}
+			t.closeLog()
 			// Alive but without our task (it never got created).
 			t.deleting = true
 			t.shim.task.Shutdown(context.Background(), &task.ShutdownRequest{ID: id, Now: true})

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ type Task struct {
 	Runtime   string
 	binary    string
 	shim      *shimConn
+	log       io.Closer // the shim's log FIFO
 	pid       uint32
 
 	mu       sync.Mutex
@@ -50,6 +52,7 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 	t.shim.task.Shutdown(sctx, &task.ShutdownRequest{ID: t.ID})
 	cancel()
 	t.shim.close()
+	t.closeLog()
 	if err := os.RemoveAll(t.Bundle); err != nil {
 		fmt.Fprintf(os.Stderr, "remove bundle of %s: %v\n", t.ID, err)
 	}
@@ -86,6 +89,7 @@ func (t *Task) onShimClosed() {
 	t.m.publish(t.Namespace, "/tasks/delete", &shimevents.TaskDelete{
 		ContainerID: t.ID, Pid: resp.Pid, ExitStatus: resp.ExitStatus, ExitedAt: exitEvent(t.ID, resp).ExitedAt,
 	})
+	t.closeLog()
 	os.RemoveAll(t.Bundle)
 }
 
@@ -101,5 +105,12 @@ func (t *Task) abandon() {
 		t.shim.close()
 	}
 	t.m.deleteShim(t.binary, t.Namespace, t.ID, t.Bundle)
+	t.closeLog()
 	os.RemoveAll(t.Bundle)
+}
+
+func (t *Task) closeLog() {
+	if t.log != nil {
+		t.log.Close()
+	}
 }

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,13 +10,35 @@ import (
 	"github.com/seedrt/seed/tests/testutil"
 )
 
-// containerd 1.6's own ctr drives our daemon.
+// containerd 1.6's own ctr drives our daemon, with our shim.
 func TestContainerdCtrDrivesOurDaemon(t *testing.T) {
-	ctr := testutil.RequireBinary(t, "ctr")
 	d := startDaemon(t)
+	ctrLifecycle(t, d, "")
+}
+
+// Our daemon drives Debian's containerd-shim-runc-v2, found on PATH by
+// containerd's naming convention, with the same results.
+func TestDaemonDrivesContainerdShim(t *testing.T) {
+	runcShim := testutil.RequireBinary(t, "containerd-shim-runc-v2")
+	bin := t.TempDir()
+	if err := os.Symlink(runcShim, filepath.Join(bin, "containerd-shim-debrunc-v2")); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "PATH="+bin+":"+os.Getenv("PATH"))
+	ctrLifecycle(t, d, "io.containerd.debrunc.v2")
+}
+
+func ctrLifecycle(t *testing.T, d *daemon, runtime string) {
+	ctr := testutil.RequireBinary(t, "ctr")
 	ns := "peer"
 	fifo := []string{"--fifo-dir", filepath.Join(d.dir, "fifo")}
-	run := func(args ...string) []string { return append(append([]string{"run"}, fifo...), args...) }
+	run := func(args ...string) []string {
+		cmd := append([]string{"run"}, fifo...)
+		if runtime != "" {
+			cmd = append(cmd, "--runtime", runtime)
+		}
+		return append(cmd, args...)
+	}
 
 	rootfs := testutil.BusyboxRootfs(t)
 	out := d.mustCtr(ctr, ns, run("--rm", "--rootfs", rootfs, "hi", "/bin/echo", "hi")...)
@@ -40,6 +63,12 @@ func TestContainerdCtrDrivesOurDaemon(t *testing.T) {
 	if out := d.mustCtr(ctr, ns, "task", "ps", "bg"); len(strings.Split(strings.TrimSpace(out), "\n")) < 2 {
 		t.Fatalf("task ps:\n%s", out)
 	}
+	if runtime != "" {
+		// The shim re-executes itself by its real name.
+		if processesNamed(t, "containerd-shim-runc-v2", d.dir) == 0 {
+			t.Fatalf("no containerd-shim-runc-v2 serves the task of runtime %s", runtime)
+		}
+	}
 	d.mustCtr(ctr, ns, "task", "kill", "-s", "SIGKILL", "bg")
 	testutil.WaitFor(t, 10*time.Second, func() bool {
 		out, _ := d.ctr(ctr, ns, "task", "ls")
@@ -53,4 +82,25 @@ func TestContainerdCtrDrivesOurDaemon(t *testing.T) {
 	if out := d.mustCtr(ctr, ns, "version"); !strings.Contains(out, "Server:") {
 		t.Fatalf("version:\n%s", out)
 	}
+}
+
+// processesNamed counts processes whose command name (argv[0] base) is name
+// and whose command line mentions marker.
+func processesNamed(t *testing.T, name, marker string) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		argv0 := strings.SplitN(string(b), "\x00", 2)[0]
+		if filepath.Base(argv0) == name && strings.Contains(string(b), marker) {
+			n++
+		}
+	}
+	return n
 }

@@ -32,16 +32,17 @@ type daemon struct {
 	Address string
 	cmd     *exec.Cmd
 	log     *bytes.Buffer
+	env     []string // extra environment for the daemon (PATH for third-party shims)
 }
 
 // startDaemon starts a daemon; cleanup deletes every task and container it
 // still has, stops it and checks nothing was left behind.
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t *testing.T, env ...string) *daemon {
 	testutil.RequireRoot(t)
 	testutil.RequireBinary(t, "runc")
 	dir := testutil.ShortTempDir(t)
 	testutil.CheckNoLeaks(t, dir)
-	d := &daemon{t: t, dir: dir, bin: testutil.BuildBinaries(t), Address: filepath.Join(dir, "c.sock")}
+	d := &daemon{t: t, dir: dir, bin: testutil.BuildBinaries(t), Address: filepath.Join(dir, "c.sock"), env: env}
 	d.start()
 	t.Cleanup(d.cleanup)
 	return d
@@ -52,6 +53,7 @@ func (d *daemon) start() {
 	d.cmd = exec.Command(filepath.Join(d.bin, "containerd"),
 		"--address", d.Address, "--root", filepath.Join(d.dir, "root"), "--state", filepath.Join(d.dir, "state"))
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.cmd.Env = append(os.Environ(), d.env...)
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
@@ -172,4 +174,3 @@ func exitCode(err error) int {
 }
 
 var _ = fmt.Sprint
-var _ = os.Getpid

@@ -24,7 +24,6 @@ import (
 	"github.com/seedrt/seed/coordinator/nsctx"
 	"github.com/seedrt/seed/coordinator/services/containers/filters"
 	"github.com/seedrt/seed/errdefs"
-	"github.com/seedrt/seed/identifiers"
 )
 
 // Options configures the service.
@@ -139,8 +138,8 @@ func namespaceAndID(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := identifiers.Validate(id); err != nil {
-		return "", fmt.Errorf("lease id: %w", err)
+	if err := metadata.ValidateLeaseID(id); err != nil {
+		return "", err
 	}
 	return ns, nil
 }
