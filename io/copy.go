@@ -21,7 +21,10 @@ type Streams struct {
 
 // Copier moves bytes between a process's stdio and its client.
 type Copier struct {
-	stdin   io.Closer // the stdin FIFO, closed by CloseStdin
+	stdinMu     sync.Mutex
+	stdin       io.Closer // the stdin FIFO now open, closed by CloseStdin
+	stdinClosed bool
+
 	sources []io.Closer
 	outputs []output
 	wg      sync.WaitGroup
@@ -66,22 +69,45 @@ func (c *Copier) copyOut(target string, src io.ReadCloser) error {
 }
 
 // copyIn starts copying the stdin FIFO to dst. The FIFO is opened without
-// waiting for a writer; reads wait for one. When the client closes stdin (or
-// CloseIO), dst is closed too if closeDst, so the process sees EOF.
+// waiting for a writer; reads wait for one. When the client closes its end:
+//   - with closeDst (pipes), dst is closed, so the process sees EOF;
+//   - without (a terminal), the FIFO is opened again for the next client:
+//     a terminal outlives the clients attached to it.
+//
+// CloseStdin ends either for good.
 func (c *Copier) copyIn(path string, dst io.WriteCloser, closeDst bool) error {
-	f, err := fifo.OpenFifo(context.Background(), path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := c.openStdin(path)
 	if err != nil {
 		return err
 	}
-	c.stdin = f
 	go func() {
-		copyBuffer(dst, f)
-		f.Close()
-		if closeDst {
-			dst.Close()
+		for f != nil {
+			copyBuffer(dst, f)
+			f.Close()
+			if closeDst {
+				dst.Close()
+				return
+			}
+			f, _ = c.openStdin(path)
 		}
 	}()
 	return nil
+}
+
+// openStdin opens the stdin FIFO for reading, or returns nil once stdin was
+// closed for good.
+func (c *Copier) openStdin(path string) (io.ReadCloser, error) {
+	c.stdinMu.Lock()
+	defer c.stdinMu.Unlock()
+	if c.stdinClosed {
+		return nil, nil
+	}
+	f, err := fifo.OpenFifo(context.Background(), path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	c.stdin = f
+	return f, nil
 }
 
 func (c *Copier) start() {
@@ -99,7 +125,13 @@ func (c *Copier) abort(err error) error {
 
 // CloseStdin ends the process's input (CloseIO).
 func (c *Copier) CloseStdin() error {
-	if c == nil || c.stdin == nil {
+	if c == nil {
+		return nil
+	}
+	c.stdinMu.Lock()
+	defer c.stdinMu.Unlock()
+	c.stdinClosed = true
+	if c.stdin == nil {
 		return nil
 	}
 	return c.stdin.Close()
@@ -138,9 +170,7 @@ func (c *Copier) closeAll() {
 	for _, o := range c.outputs {
 		o.Close()
 	}
-	if c.stdin != nil {
-		c.stdin.Close()
-	}
+	c.CloseStdin()
 }
 
 // ensure *os.File satisfies output, as log files are plain files.

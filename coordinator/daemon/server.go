@@ -24,6 +24,10 @@ import (
 	"github.com/seedrt/seed/coordinator/services/version"
 )
 
+// backlogGrace is how long after recovery a new subscriber still gets the
+// events since the daemon started.
+const backlogGrace = 10 * time.Second
+
 // Daemon is a running coordinator.
 type Daemon struct {
 	cfg      *Config
@@ -89,9 +93,18 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 	if d.grpcL, err = listenUnix(cfg.GRPC.Address); err != nil {
 		return nil, err
 	}
-	if err := d.runtime.Recover(context.Background(), d.db); err != nil {
+	// Subscribers reconnecting after a restart must see the exits that
+	// happened while the daemon was down: keep events for them until a
+	// while after every shim has been found again.
+	d.exchange.OpenBacklog()
+	recovered, err := d.runtime.Recover(d.db)
+	if err != nil {
 		return nil, err
 	}
+	go func() {
+		<-recovered
+		time.AfterFunc(backlogGrace, d.exchange.CloseBacklog)
+	}()
 	d.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.GRPC.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.GRPC.MaxSendMsgSize),

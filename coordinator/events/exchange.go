@@ -29,6 +29,13 @@ var ErrSlowSubscriber = fmt.Errorf("subscriber too slow: events dropped: %w", er
 type Exchange struct {
 	mu   sync.Mutex
 	subs map[*subscription]struct{}
+
+	// While the backlog is open (a daemon starting up), events are also
+	// kept for subscribers that connect later: after a restart, clients
+	// re-subscribe, and the exits that happened while the daemon was down
+	// (replayed by the shims as they are found again) must reach them.
+	backlogOpen bool
+	backlog     []*Envelope
 }
 
 type subscription struct {
@@ -111,6 +118,11 @@ func (x *Exchange) Subscribe(ctx context.Context, filters ...string) (ch <-chan 
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	for _, e := range x.backlog {
+		if f.match(e) {
+			s.ch <- e // the backlog is never longer than the buffer
+		}
+	}
 	x.subs[s] = struct{}{}
 	s.stop = context.AfterFunc(ctx, func() {
 		err := ctx.Err()
@@ -129,6 +141,9 @@ func (x *Exchange) Subscribe(ctx context.Context, filters ...string) (ch <-chan 
 func (x *Exchange) broadcast(e *Envelope) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.backlogOpen && len(x.backlog) < SubscriberBuffer {
+		x.backlog = append(x.backlog, e)
+	}
 	for s := range x.subs {
 		if !s.filter.match(e) {
 			continue
@@ -153,4 +168,20 @@ func (x *Exchange) end(s *subscription, err error) {
 	}
 	close(s.errs)
 	close(s.ch)
+}
+
+// OpenBacklog starts keeping events for subscribers yet to come; see
+// Exchange. At most SubscriberBuffer events are kept.
+func (x *Exchange) OpenBacklog() {
+	x.mu.Lock()
+	x.backlogOpen = true
+	x.mu.Unlock()
+}
+
+// CloseBacklog stops keeping events and drops those kept.
+func (x *Exchange) CloseBacklog() {
+	x.mu.Lock()
+	x.backlogOpen = false
+	x.backlog = nil
+	x.mu.Unlock()
 }

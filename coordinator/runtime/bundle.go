@@ -19,6 +19,7 @@ import (
 const (
 	recordFile    = "runtime.json"
 	addressFile   = "address"
+	deletedMarker = "deleted" // the task was deleted; only cleanup remains
 	recordVersion = 1
 )
 

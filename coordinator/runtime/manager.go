@@ -11,6 +11,7 @@ import (
 	ptypes "github.com/gogo/protobuf/types"
 
 	"github.com/seedrt/seed/coordinator/events"
+	"github.com/seedrt/seed/coordinator/failpoint"
 	"github.com/seedrt/seed/coordinator/metadata"
 	"github.com/seedrt/seed/coordinator/nsctx"
 	"github.com/seedrt/seed/errdefs"
@@ -81,7 +82,8 @@ func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o
 		os.RemoveAll(bundle)
 		return nil, err
 	}
-	t := &Task{m: m, Namespace: ns, ID: c.ID, Bundle: bundle, Runtime: c.Runtime.Name, binary: binary}
+	failpoint.Hit("create-after-bundle")
+	t := &Task{m: m, Namespace: ns, ID: c.ID, Bundle: bundle, Runtime: c.Runtime.Name, binary: binary, ready: closedChan}
 	defer func() {
 		if retErr != nil {
 			t.abandon()
@@ -94,6 +96,7 @@ func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o
 	if err != nil {
 		return nil, err
 	}
+	failpoint.Hit("create-after-shim-start")
 	if t.shim, err = dialShim(address, t.onShimClosed); err != nil {
 		return nil, err
 	}
@@ -104,6 +107,7 @@ func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o
 	if err != nil {
 		return nil, errdefs.FromGRPC(err)
 	}
+	failpoint.Hit("create-after-task-create")
 	t.pid = resp.Pid
 	created = t
 	return t, nil
@@ -159,16 +163,27 @@ func (m *Manager) finishCreate(ns, id string, t *Task) {
 	}
 }
 
-// Get returns the task of container id.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Get returns the task of container id, waiting (within ctx) for it to be
+// recovered if the daemon is still finding its shim.
 func (m *Manager) Get(ctx context.Context, id string) (*Task, error) {
 	ns, err := nsctx.Namespace(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	t, ok := m.tasks[key(ns, id)]
+	m.mu.Unlock()
 	if !ok {
+		return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
+	}
+	select {
+	case <-t.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("task %s is still being recovered: %w", id, errdefs.ErrUnavailable)
+	}
+	if t.gone {
 		return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
 	}
 	return t, nil
@@ -215,7 +230,9 @@ func (m *Manager) Close() {
 	}
 	m.mu.Unlock()
 	for _, t := range tasks {
-		t.shim.close()
+		if t.Ready() {
+			t.shim.close()
+		}
 	}
 }
 

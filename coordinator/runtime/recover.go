@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,27 +14,31 @@ import (
 	"github.com/seedrt/seed/coordinator/metadata"
 	shimevents "github.com/seedrt/seed/shimapi/events"
 	"github.com/seedrt/seed/shimapi/task"
+	tasktypes "github.com/seedrt/seed/shimapi/types/task"
 	"github.com/seedrt/seed/shimapi/typeurl"
 )
+
+var errAlreadyDeleted = errors.New("task already deleted")
 
 // recoverParallel bounds how many shims are reconnected at once.
 const recoverParallel = 16
 
-// Recover finds the shims of a previous daemon: for every container record
-// with a bundle, reconnect to its shim; a shim that no longer answers is
-// cleaned up and its task reported gone. Bundles without a record are
-// removed. Containers keep running throughout.
-func (m *Manager) Recover(ctx context.Context, db *metadata.DB) error {
+// Recover finds the shims of a previous daemon. It registers every task
+// whose bundle exists at once, so the API never reports a task missing
+// while it is being recovered, then reconnects to the shims concurrently in
+// the background: a shim that no longer answers is cleaned up and its task
+// reported gone. Bundles without a record are removed. done is closed when
+// every task is recovered. Containers keep running throughout.
+func (m *Manager) Recover(db *metadata.DB) (done <-chan struct{}, err error) {
 	nss, err := db.ListNamespaces()
 	if err != nil {
-		return fmt.Errorf("recover: %w", err)
+		return nil, fmt.Errorf("recover: %w", err)
 	}
-	sem := make(chan struct{}, recoverParallel)
-	var wg sync.WaitGroup
+	var pending []*Task
 	for _, ns := range nss {
 		cs, err := db.ListContainers(ns.Name, nil)
 		if err != nil {
-			return fmt.Errorf("recover namespace %s: %w", ns.Name, err)
+			return nil, fmt.Errorf("recover namespace %s: %w", ns.Name, err)
 		}
 		known := map[string]bool{}
 		for _, c := range cs {
@@ -42,30 +47,44 @@ func (m *Manager) Recover(ctx context.Context, db *metadata.DB) error {
 			if _, err := os.Stat(bundle); err != nil {
 				continue // no task
 			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(ns, id, bundle string) {
-				defer func() { <-sem; wg.Done() }()
-				m.recoverTask(ns, id, bundle)
-			}(ns.Name, c.ID, bundle)
+			t := &Task{m: m, Namespace: ns.Name, ID: c.ID, Bundle: bundle, ready: make(chan struct{})}
+			m.tasks[key(ns.Name, c.ID)] = t
+			pending = append(pending, t)
 		}
 		m.removeOrphanBundles(ns.Name, known)
 	}
-	wg.Wait()
-	return nil
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		sem := make(chan struct{}, recoverParallel)
+		var wg sync.WaitGroup
+		for _, t := range pending {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(t *Task) {
+				defer func() { <-sem; wg.Done() }()
+				m.recoverTask(t)
+			}(t)
+		}
+		wg.Wait()
+	}()
+	return finished, nil
 }
 
-// recoverTask reconnects to one shim, or cleans up after it.
-func (m *Manager) recoverTask(ns, id, bundle string) {
+// recoverTask reconnects to one shim, or cleans up after it, and then
+// marks t ready (or gone).
+func (m *Manager) recoverTask(t *Task) {
+	ns, id, bundle := t.Namespace, t.ID, t.Bundle
 	rec, err := readBundleRecord(bundle)
 	if err != nil {
 		// Killed before the bundle was complete: nothing was started that
 		// the shim's delete would not undo.
 		m.deleteShim(m.cfg.ShimBinary, ns, id, bundle)
 		os.RemoveAll(bundle)
+		t.markGone()
 		return
 	}
-	t := &Task{m: m, Namespace: ns, ID: id, Bundle: bundle, Runtime: rec.Runtime, binary: rec.Binary}
+	t.Runtime, t.binary = rec.Runtime, rec.Binary
 	t.log, _ = openShimLog(bundle, id)
 	if address, err := readAddress(bundle); err == nil {
 		if t.shim, err = dialShim(address, t.onShimClosed); err == nil {
@@ -74,9 +93,14 @@ func (m *Manager) recoverTask(ns, id, bundle string) {
 			cancel()
 			if err == nil {
 				t.pid = st.Pid
-				m.mu.Lock()
-				m.tasks[key(ns, id)] = t
-				m.mu.Unlock()
+				if st.Status == tasktypes.StatusStopped && !isOurShim(bundle) {
+					// containerd's shims drop events after a few retries:
+					// an exit while we were down may never have been sent.
+					t.sawExit()
+					m.publish(ns, "/tasks/exit", &shimevents.TaskExit{ContainerID: id, ID: id,
+						Pid: st.Pid, ExitStatus: st.ExitStatus, ExitedAt: st.ExitedAt})
+				}
+				t.markReady()
 				return
 			}
 			t.closeLog()
@@ -86,14 +110,26 @@ func (m *Manager) recoverTask(ns, id, bundle string) {
 			t.shim.close()
 		}
 	}
+	t.markGone()
 	resp, err := m.deleteShim(rec.Binary, ns, id, bundle)
+	if _, statErr := os.Stat(filepath.Join(bundle, deletedMarker)); statErr == nil {
+		err = errAlreadyDeleted // reported when it was deleted
+	}
 	if err == nil && resp.Pid != 0 {
 		m.publish(ns, "/tasks/exit", exitEvent(id, resp))
 		m.publish(ns, "/tasks/delete", &shimevents.TaskDelete{
 			ContainerID: id, Pid: resp.Pid, ExitStatus: resp.ExitStatus, ExitedAt: exitEvent(id, resp).ExitedAt,
 		})
 	}
+	t.closeLog()
 	os.RemoveAll(bundle)
+}
+
+// isOurShim tells our shims, which queue events until the daemon takes
+// them, from third-party ones: ours leave shim.json in the bundle.
+func isOurShim(bundle string) bool {
+	_, err := os.Stat(filepath.Join(bundle, "shim.json"))
+	return err == nil
 }
 
 // removeOrphanBundles cleans up bundles whose container record is gone (a
@@ -107,7 +143,8 @@ func (m *Manager) removeOrphanBundles(ns string, known map[string]bool) {
 		if !e.IsDir() || known[e.Name()] {
 			continue
 		}
-		m.removeStaleBundle(ns, e.Name(), m.bundleDir(ns, e.Name()))
+		// Cleaned up in the background: nothing can refer to it.
+		go m.removeStaleBundle(ns, e.Name(), m.bundleDir(ns, e.Name()))
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/seedrt/seed/coordinator/failpoint"
 	"github.com/seedrt/seed/errdefs"
 	shimevents "github.com/seedrt/seed/shimapi/events"
 	"github.com/seedrt/seed/shimapi/task"
@@ -26,20 +28,63 @@ type Task struct {
 	log       io.Closer // the shim's log FIFO
 	pid       uint32
 
+	// ready is closed once the task can be used: at once for a created
+	// task, after reconnecting for a recovered one (gone if that failed).
+	ready chan struct{}
+	gone  bool
+
 	mu       sync.Mutex
-	deleting bool // our Delete is shutting the shim down: its exit is expected
-	exited   bool // the shim published the init's exit
+	deleting bool      // our Delete is shutting the shim down: its exit is expected
+	exited   bool      // the shim published the init's exit
+	dead     *deadShim // the shim died; set once it was cleaned up after
+}
+
+func (t *Task) markReady() { close(t.ready) }
+
+// markGone drops a task whose shim could not be found again.
+func (t *Task) markGone() {
+	t.gone = true
+	t.m.forget(t)
+	close(t.ready)
+}
+
+// Ready tells whether the task can be used without waiting.
+func (t *Task) Ready() bool {
+	select {
+	case <-t.ready:
+		return !t.gone
+	default:
+		return false
+	}
 }
 
 // Pid is the init process's pid, as created.
 func (t *Task) Pid() uint32 { return t.pid }
 
-// Shim is the task API of the task's shim.
-func (t *Task) Shim() task.TaskService { return t.shim.task }
+// Shim is the task API of the task's shim (a stand-in once it died).
+func (t *Task) Shim() task.TaskService {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dead != nil {
+		return t.dead
+	}
+	return t.shim.task
+}
 
 // Delete deletes the (stopped) task, then shuts its shim down and removes
 // the bundle.
 func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
+	t.mu.Lock()
+	dead := t.dead
+	t.mu.Unlock()
+	if dead != nil {
+		t.m.forget(t)
+		t.m.publish(t.Namespace, "/tasks/delete", &shimevents.TaskDelete{
+			ContainerID: t.ID, Pid: dead.exit.Pid, ExitStatus: dead.exit.ExitStatus, ExitedAt: dead.exit.ExitedAt,
+		})
+		os.RemoveAll(t.Bundle)
+		return dead.exit, nil
+	}
 	resp, err := t.shim.task.Delete(ctx, &task.DeleteRequest{ID: t.ID})
 	if err != nil {
 		return nil, errdefs.FromGRPC(err)
@@ -47,12 +92,17 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 	t.mu.Lock()
 	t.deleting = true
 	t.mu.Unlock()
+	// Should the daemon die from here on, recovery finishes the delete
+	// quietly instead of reporting the task's exit a second time.
+	os.WriteFile(filepath.Join(t.Bundle, deletedMarker), nil, 0o600)
+	failpoint.Hit("delete-after-task-delete")
 	t.m.forget(t)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.shim.task.Shutdown(sctx, &task.ShutdownRequest{ID: t.ID})
 	cancel()
 	t.shim.close()
 	t.closeLog()
+	failpoint.Hit("delete-after-shutdown")
 	if err := os.RemoveAll(t.Bundle); err != nil {
 		fmt.Fprintf(os.Stderr, "remove bundle of %s: %v\n", t.ID, err)
 	}
@@ -68,7 +118,8 @@ func (t *Task) sawExit() {
 
 // onShimClosed runs when the connection to the shim ends. Unless we asked
 // for it (Delete) or the daemon is stopping, the shim died: clean up after
-// it and report the task gone, with the exit the shim recorded if any.
+// it (runc container, mounts) and keep the task as stopped, with the exit
+// its shim recorded if any, until it is deleted.
 func (t *Task) onShimClosed() {
 	t.mu.Lock()
 	expected := t.deleting
@@ -77,20 +128,20 @@ func (t *Task) onShimClosed() {
 	if expected || t.m.isClosing() {
 		return
 	}
-	t.m.forget(t)
 	resp, err := t.m.deleteShim(t.binary, t.Namespace, t.ID, t.Bundle)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "clean up dead shim of %s: %v\n", t.ID, err)
 		resp = &task.DeleteResponse{Pid: t.pid, ExitStatus: 255}
 	}
+	ev := exitEvent(t.ID, resp)
+	resp.ExitedAt = ev.ExitedAt
+	t.mu.Lock()
+	t.dead = &deadShim{id: t.ID, exit: resp}
+	t.mu.Unlock()
 	if !exited {
-		t.m.publish(t.Namespace, "/tasks/exit", exitEvent(t.ID, resp))
+		t.m.publish(t.Namespace, "/tasks/exit", ev)
 	}
-	t.m.publish(t.Namespace, "/tasks/delete", &shimevents.TaskDelete{
-		ContainerID: t.ID, Pid: resp.Pid, ExitStatus: resp.ExitStatus, ExitedAt: exitEvent(t.ID, resp).ExitedAt,
-	})
 	t.closeLog()
-	os.RemoveAll(t.Bundle)
 }
 
 // abandon undoes a failed create: shim down, its cleanup, bundle gone.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	api "github.com/seedrt/seed/api/services/tasks/v1"
+	"github.com/seedrt/seed/coordinator/failpoint"
 	"github.com/seedrt/seed/coordinator/metadata"
 	"github.com/seedrt/seed/coordinator/nsctx"
 	"github.com/seedrt/seed/coordinator/runtime"
@@ -72,6 +73,7 @@ func (s *service) Start(ctx context.Context, r *api.StartRequest) (*api.StartRes
 	if err != nil {
 		return nil, err
 	}
+	failpoint.Hit("start-after-start")
 	return &api.StartResponse{Pid: resp.Pid}, nil
 }
 
@@ -130,8 +132,9 @@ func state(ctx context.Context, t *runtime.Task, execID string) (*tasktypes.Proc
 	}, nil
 }
 
-// List asks every shim of the namespace at once; a shim that does not
-// answer is listed with status UNKNOWN rather than left out.
+// List asks every shim of the namespace at once; a task still being
+// recovered, or whose shim does not answer, is listed with status UNKNOWN
+// rather than left out.
 func (s *service) List(ctx context.Context, r *api.ListTasksRequest) (*api.ListTasksResponse, error) {
 	ns, err := nsctx.Namespace(ctx)
 	if err != nil {
@@ -144,8 +147,12 @@ func (s *service) List(ctx context.Context, r *api.ListTasksRequest) (*api.ListT
 		wg.Add(1)
 		go func(i int, t *runtime.Task) {
 			defer wg.Done()
-			p, err := state(ctx, t, "")
-			if err != nil {
+			var p *tasktypes.Process
+			var err error
+			if t.Ready() {
+				p, err = state(ctx, t, "")
+			}
+			if p == nil || err != nil {
 				p = &tasktypes.Process{ContainerID: t.ID, ID: t.ID, Pid: t.Pid(), Status: tasktypes.StatusUnknown}
 			}
 			p.ID = t.ID
@@ -172,10 +179,12 @@ func (s *service) Exec(ctx context.Context, r *api.ExecProcessRequest) (*ptypes.
 	if err != nil {
 		return nil, err
 	}
-	return t.Shim().Exec(ctx, &task.ExecProcessRequest{
+	resp, err := t.Shim().Exec(ctx, &task.ExecProcessRequest{
 		ID: r.ContainerID, ExecID: r.ExecID, Terminal: r.Terminal,
 		Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr, Spec: r.Spec,
 	})
+	failpoint.Hit("exec-after-exec")
+	return resp, err
 }
 
 func (s *service) ResizePty(ctx context.Context, r *api.ResizePtyRequest) (*ptypes.Empty, error) {
