@@ -83,6 +83,13 @@ func (c *Client) NewContainer(ctx context.Context, id string, spec *specs.Spec, 
 	return ctr, nil
 }
 
+// Container returns a handle on container id without fetching its record:
+// Info is empty and Spec fails, but Delete, NewTask and Task work, one RPC
+// each.
+func (c *Client) Container(id string) *Container {
+	return &Container{client: c, info: containersapi.Container{ID: id}}
+}
+
 // LoadContainer fetches the record of container id (Containers.Get).
 func (c *Client) LoadContainer(ctx context.Context, id string) (*Container, error) {
 	r, err := c.containers.Get(c.withNS(ctx), &containersapi.GetContainerRequest{ID: id})

@@ -4,8 +4,8 @@
 // Its objects remember what they already know, so that each operation costs
 // one RPC: a Container holds its record (and decoded spec), a Task its id,
 // pid and stdio, and a Task handle needs no RPC at all to be made
-// (Client.Task). Only error paths may spend another call to explain a
-// failure (e.g. whether "not found" means the container or its task).
+// (Client.Task). Task calls answer "not found" alike for an unknown
+// container and for a container without a task; LoadContainer tells which.
 //
 //	c, err := client.New("/run/containerd/containerd.sock", client.WithNamespace("demo"))
 //	ctr, err := c.NewContainer(ctx, "box", oci.DefaultSpec("box", ...))

@@ -1,10 +1,8 @@
 package client
 
 import (
-	"context"
 	"fmt"
 
-	containersapi "github.com/seedrt/seed/api/services/containers/v1"
 	"github.com/seedrt/seed/errdefs"
 )
 
@@ -26,10 +24,10 @@ func containerErr(id string, err error) error {
 }
 
 // taskErr converts an error of a call about the task of container id (and
-// its process execID, if any). A task call answers "not found" both for an
-// unknown container and for a container without a task; only then is one
-// more call (Containers.Get) spent to tell which.
-func (c *Client) taskErr(ctx context.Context, id, execID string, err error) error {
+// its process execID, if any). The daemon answers "not found" both for an
+// unknown container and for a container without a task; telling which
+// takes another call (LoadContainer), which is the caller's choice.
+func taskErr(id, execID string, err error) error {
 	err = errdefs.FromGRPC(err)
 	if err == nil {
 		return nil
@@ -38,14 +36,11 @@ func (c *Client) taskErr(ctx context.Context, id, execID string, err error) erro
 	if execID != "" {
 		what = fmt.Sprintf("process %q of task %q", execID, id)
 	}
-	if !errdefs.IsNotFound(err) {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if _, gerr := c.containers.Get(c.withNS(ctx), &containersapi.GetContainerRequest{ID: id}); errdefs.IsNotFound(errdefs.FromGRPC(gerr)) {
-		return fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
-	}
-	if execID != "" {
+	switch {
+	case errdefs.IsNotFound(err):
 		return fmt.Errorf("%s: %w", what, errdefs.ErrNotFound)
+	case errdefs.IsAlreadyExists(err):
+		return fmt.Errorf("%s: %w", what, errdefs.ErrAlreadyExists)
 	}
-	return fmt.Errorf("container %q has no task: %w", id, errdefs.ErrNotFound)
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -43,17 +43,23 @@ type ProcessStatus struct {
 	IO          IOConfig
 }
 
+// statusOf converts a process record. containerd fills in "id" (the task's
+// id, i.e. the container's, for an init process; the exec id otherwise) and
+// leaves "container_id" empty, so a listed task's container is its id.
 func statusOf(p *tasktypes.Process) ProcessStatus {
 	if p == nil {
 		return ProcessStatus{State: Unknown}
 	}
-	return ProcessStatus{
+	s := ProcessStatus{
 		ContainerID: p.ContainerID,
-		ExecID:      p.ID,
 		Pid:         p.Pid,
 		State:       State(p.Status.String()),
 		ExitStatus:  p.ExitStatus,
 		ExitedAt:    p.ExitedAt,
 		IO:          IOConfig{Stdin: p.Stdin, Stdout: p.Stdout, Stderr: p.Stderr, Terminal: p.Terminal},
 	}
+	if s.ContainerID == "" {
+		s.ContainerID = p.ID
+	}
+	return s
 }

@@ -34,14 +34,29 @@ func NewFIFOs(dir string, s Streams) Creator {
 
 // DetachedFIFOs makes the FIFOs of a process nobody reads or writes yet
 // (stdin, stdout, and stderr unless terminal), so that a client can attach
-// to it later (Attach). Output written meanwhile may be dropped.
+// to it later (Attach); output written meanwhile may be dropped or block.
+// The IO holds read sides open, since containerd's shim waits for a reader
+// when it creates the process; close it once the process started.
 func DetachedFIFOs(dir string, terminal bool) Creator {
 	return func(id string) (*IO, error) {
 		cfg, err := makeFIFOs(dir, id, terminal, true, true, true)
 		if err != nil {
 			return nil, err
 		}
-		return &IO{config: cfg}, nil
+		i := &IO{config: cfg}
+		for _, p := range []string{cfg.Stdout, cfg.Stderr} {
+			if p == "" {
+				continue
+			}
+			f, err := os.OpenFile(p, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+			if err != nil {
+				i.Close()
+				removeFIFOs(cfg)
+				return nil, fmt.Errorf("open fifo: %w", err)
+			}
+			i.closers = append(i.closers, f)
+		}
+		return i, nil
 	}
 }
 

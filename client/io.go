@@ -98,16 +98,20 @@ func (i *IO) Close() error {
 
 // startStdin starts copying the caller's stdin to the process. At its end
 // (EOF or error) our end of the FIFO is closed and closeIO is called, so the
-// process sees EOF. It starts only once the process exists, so closeIO has
-// something to close.
+// process sees EOF. A terminal has no end of input (^D is just a byte) and
+// shims hang up the terminal when its input closes, so then the FIFO stays
+// open until Close. It starts only once the process exists, so that
+// closeIO has something to close.
 func (i *IO) startStdin(closeIO func()) {
 	if i == nil || i.stdin == nil || i.src == nil {
 		return
 	}
 	go func() {
 		copyBuffer(i.stdin, i.src)
-		i.stdin.Close()
-		closeIO()
+		if !i.config.Terminal {
+			i.stdin.Close()
+			closeIO()
+		}
 	}()
 }
 

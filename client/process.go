@@ -24,7 +24,8 @@ type process struct {
 	containerID string
 	execID      string
 	pid         uint32
-	io          *IO // nil when unknown (a bare handle)
+	io          *IO           // nil when unknown (a bare handle)
+	last        ProcessStatus // as of the last Tasks.Get
 }
 
 // Pid returns the process's pid as last learned (0 before Start for an
@@ -38,7 +39,7 @@ func (p *process) IO() *IO { return p.io }
 func (p *process) Start(ctx context.Context) error {
 	r, err := p.client.tasks.Start(p.client.withNS(ctx), &tasksapi.StartRequest{ContainerID: p.containerID, ExecID: p.execID})
 	if err != nil {
-		return p.err(ctx, err)
+		return p.err(err)
 	}
 	p.pid = r.Pid
 	return nil
@@ -51,17 +52,17 @@ func (p *process) Start(ctx context.Context) error {
 func (p *process) Wait(ctx context.Context) (<-chan ExitStatus, error) {
 	stream, err := p.client.conn.NewStream(p.client.withNS(ctx), &grpc.StreamDesc{StreamName: "Wait"}, waitMethod)
 	if err != nil {
-		return nil, p.err(ctx, err)
+		return nil, p.err(err)
 	}
 	// io.EOF means the stream failed; RecvMsg returns why.
 	if err := stream.SendMsg(&tasksapi.WaitRequest{ContainerID: p.containerID, ExecID: p.execID}); err != nil && !errors.Is(err, io.EOF) {
-		return nil, p.err(ctx, err)
+		return nil, p.err(err)
 	}
 	c := make(chan ExitStatus, 1)
 	go func() {
 		var r tasksapi.WaitResponse
 		if err := stream.RecvMsg(&r); err != nil {
-			c <- ExitStatus{Code: UnknownExitStatus, Err: p.err(ctx, err)}
+			c <- ExitStatus{Code: UnknownExitStatus, Err: p.err(err)}
 			return
 		}
 		if p.io != nil {
@@ -76,13 +77,23 @@ func (p *process) Wait(ctx context.Context) (<-chan ExitStatus, error) {
 func (p *process) Status(ctx context.Context) (ProcessStatus, error) {
 	r, err := p.client.tasks.Get(p.client.withNS(ctx), &tasksapi.GetRequest{ContainerID: p.containerID, ExecID: p.execID})
 	if err != nil {
-		return ProcessStatus{}, p.err(ctx, err)
+		return ProcessStatus{}, p.err(err)
 	}
 	s := statusOf(r.Process)
+	s.ContainerID, s.ExecID = p.containerID, p.execID
+	p.learn(s)
+	return s, nil
+}
+
+// LastStatus returns the status as the last Status (or LoadTask) call
+// learned it, without asking again.
+func (p *process) LastStatus() ProcessStatus { return p.last }
+
+func (p *process) learn(s ProcessStatus) {
+	p.last = s
 	if s.Pid != 0 {
 		p.pid = s.Pid
 	}
-	return s, nil
 }
 
 // ResizePty sets the window size of the process's terminal
@@ -91,7 +102,7 @@ func (p *process) ResizePty(ctx context.Context, width, height uint32) error {
 	_, err := p.client.tasks.ResizePty(p.client.withNS(ctx), &tasksapi.ResizePtyRequest{
 		ContainerID: p.containerID, ExecID: p.execID, Width: width, Height: height,
 	})
-	return p.err(ctx, err)
+	return p.err(err)
 }
 
 // CloseIO closes the process's stdin (Tasks.CloseIO). The IO does it by
@@ -100,14 +111,14 @@ func (p *process) CloseIO(ctx context.Context) error {
 	_, err := p.client.tasks.CloseIO(p.client.withNS(ctx), &tasksapi.CloseIORequest{
 		ContainerID: p.containerID, ExecID: p.execID, Stdin: true,
 	})
-	return p.err(ctx, err)
+	return p.err(err)
 }
 
 func (p *process) kill(ctx context.Context, sig syscall.Signal, all bool) error {
 	_, err := p.client.tasks.Kill(p.client.withNS(ctx), &tasksapi.KillRequest{
 		ContainerID: p.containerID, ExecID: p.execID, Signal: uint32(sig), All: all,
 	})
-	return p.err(ctx, err)
+	return p.err(err)
 }
 
 // startIO starts feeding the caller's stdin, now that the process exists.
@@ -130,8 +141,8 @@ func (p *process) finish() {
 	removeFIFOs(p.io.config)
 }
 
-func (p *process) err(ctx context.Context, err error) error {
-	return p.client.taskErr(ctx, p.containerID, p.execID, err)
+func (p *process) err(err error) error {
+	return taskErr(p.containerID, p.execID, err)
 }
 
 // Process is a process exec'd in a task.
@@ -154,7 +165,7 @@ func (p *Process) Delete(ctx context.Context) (ExitStatus, error) {
 		ContainerID: p.containerID, ExecID: p.execID,
 	})
 	if err != nil {
-		return ExitStatus{}, p.err(ctx, err)
+		return ExitStatus{}, p.err(err)
 	}
 	p.finish()
 	return ExitStatus{Code: r.ExitStatus, ExitedAt: r.ExitedAt}, nil

@@ -49,10 +49,12 @@ func (c *Client) Task(id string) *Task {
 func (c *Client) LoadTask(ctx context.Context, id string, attach Attacher) (*Task, error) {
 	r, err := c.tasks.Get(c.withNS(ctx), &tasksapi.GetRequest{ContainerID: id})
 	if err != nil {
-		return nil, c.taskErr(ctx, id, "", err)
+		return nil, taskErr(id, "", err)
 	}
 	s := statusOf(r.Process)
-	t := &Task{process{client: c, containerID: id, pid: s.Pid, io: &IO{config: s.IO}}}
+	s.ContainerID = id
+	t := &Task{process{client: c, containerID: id, io: &IO{config: s.IO}}}
+	t.learn(s)
 	if attach != nil && s.State != Unknown {
 		i, err := attach(s.IO)
 		if err != nil {
@@ -100,7 +102,7 @@ func (c *Client) newTask(ctx context.Context, id string, ioc Creator, opts ...Ta
 	var r *tasksapi.CreateTaskResponse
 	if err == nil {
 		r, err = c.tasks.Create(c.withNS(ctx), req)
-		err = c.taskErr(ctx, id, "", err)
+		err = taskErr(id, "", err)
 	}
 	if err != nil {
 		i.Close()
@@ -124,13 +126,13 @@ func (t *Task) Kill(ctx context.Context, sig syscall.Signal, all bool) error {
 // Pause freezes every process of the task (Tasks.Pause).
 func (t *Task) Pause(ctx context.Context) error {
 	_, err := t.client.tasks.Pause(t.client.withNS(ctx), &tasksapi.PauseTaskRequest{ContainerID: t.containerID})
-	return t.err(ctx, err)
+	return t.err(err)
 }
 
 // Resume thaws a paused task (Tasks.Resume).
 func (t *Task) Resume(ctx context.Context) error {
 	_, err := t.client.tasks.Resume(t.client.withNS(ctx), &tasksapi.ResumeTaskRequest{ContainerID: t.containerID})
-	return t.err(ctx, err)
+	return t.err(err)
 }
 
 // ProcessInfo is a process of a task.
@@ -143,7 +145,7 @@ type ProcessInfo struct {
 func (t *Task) Pids(ctx context.Context) ([]ProcessInfo, error) {
 	r, err := t.client.tasks.ListPids(t.client.withNS(ctx), &tasksapi.ListPidsRequest{ContainerID: t.containerID})
 	if err != nil {
-		return nil, t.err(ctx, err)
+		return nil, t.err(err)
 	}
 	out := make([]ProcessInfo, 0, len(r.Processes))
 	for _, p := range r.Processes {
@@ -162,10 +164,16 @@ func (t *Task) Pids(ctx context.Context) ([]ProcessInfo, error) {
 func (t *Task) Delete(ctx context.Context) (ExitStatus, error) {
 	r, err := t.client.tasks.Delete(t.client.withNS(ctx), &tasksapi.DeleteTaskRequest{ContainerID: t.containerID})
 	if err != nil {
-		return ExitStatus{}, t.err(ctx, err)
+		return ExitStatus{}, t.err(err)
 	}
 	t.finish()
 	return ExitStatus{Code: r.ExitStatus, ExitedAt: r.ExitedAt}, nil
+}
+
+// Process returns a handle on the task's exec'd process execID, without
+// asking the daemon anything.
+func (t *Task) Process(execID string) *Process {
+	return &Process{process{client: t.client, containerID: t.containerID, execID: execID}}
 }
 
 // Exec adds process execID running spec to the task (Tasks.Exec), with
@@ -195,7 +203,7 @@ func (t *Task) Exec(ctx context.Context, execID string, spec *specs.Process, ioc
 			Terminal:    i.config.Terminal,
 			Spec:        specAny,
 		})
-		err = t.client.taskErr(ctx, t.containerID, execID, err)
+		err = taskErr(t.containerID, execID, err)
 	}
 	if err != nil {
 		i.Close()
