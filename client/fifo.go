@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/containerd/fifo"
@@ -17,7 +18,17 @@ const DefaultFIFODir = "/run/containerd/fifo"
 
 // NewFIFOs makes FIFOs for the connected streams in a new directory under
 // dir (DefaultFIFODir if empty) and copies between them and the streams.
+// containerd's shim needs stdout, and stderr unless with a terminal, as soon
+// as any stream is connected: the output not wanted is discarded.
 func NewFIFOs(dir string, s Streams) Creator {
+	if s.Stdin != nil || s.Stdout != nil || s.Stderr != nil {
+		if s.Stdout == nil {
+			s.Stdout = io.Discard
+		}
+		if s.Stderr == nil && !s.Terminal {
+			s.Stderr = io.Discard
+		}
+	}
 	return func(id string) (*IO, error) {
 		cfg, err := makeFIFOs(dir, id, s.Terminal, s.Stdin != nil, s.Stdout != nil, s.Stderr != nil)
 		if err != nil {
@@ -61,27 +72,31 @@ func DetachedFIFOs(dir string, terminal bool) Creator {
 }
 
 // Attach reconnects s to the FIFOs an existing process was created with
-// (from Tasks.Get): the ones both named there and connected in s.
+// (from Tasks.Get): the ones both named there and connected in s. Output
+// sent to a log URI stays there.
 func Attach(s Streams) Attacher {
 	return func(cfg IOConfig) (*IO, error) {
 		s.Terminal = cfg.Terminal
-		if cfg.Stdin == "" {
+		if !isFIFO(cfg.Stdin) {
 			s.Stdin = nil
 		}
-		if cfg.Stdout == "" {
+		if !isFIFO(cfg.Stdout) {
 			s.Stdout = nil
 		}
-		if cfg.Stderr == "" {
+		if !isFIFO(cfg.Stderr) {
 			s.Stderr = nil
 		}
 		i, err := openFIFOs(cfg, s)
 		if err != nil {
 			return nil, fmt.Errorf("attach: %w", err)
 		}
-		i.config = cfg
 		return i, nil
 	}
 }
+
+// isFIFO reports whether a stdio path names a FIFO rather than nothing or
+// a URI.
+func isFIFO(p string) bool { return p != "" && !strings.Contains(p, "://") }
 
 // makeFIFOs creates a FIFO for each wanted stream (never stderr with a
 // terminal) in a new directory under dir.
@@ -135,7 +150,7 @@ func openFIFOs(cfg IOConfig, s Streams) (_ *IO, err error) {
 			i.Close()
 		}
 	}()
-	if cfg.Stdin != "" && s.Stdin != nil {
+	if isFIFO(cfg.Stdin) && s.Stdin != nil {
 		f, err := fifo.OpenFifo(ctx, cfg.Stdin, syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open stdin fifo: %w", err)
@@ -161,7 +176,7 @@ func openFIFOs(cfg IOConfig, s Streams) (_ *IO, err error) {
 // shim opens its end; a non-blocking open done here first is a reader from
 // now on. It reads nothing, and is closed with the IO.
 func (i *IO) copyOutput(ctx context.Context, path string, dst io.Writer) error {
-	if path == "" || dst == nil {
+	if !isFIFO(path) || dst == nil {
 		return nil
 	}
 	f, err := fifo.OpenFifo(ctx, path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 )
 
@@ -120,7 +119,7 @@ func (i *IO) startStdin(closeIO func()) {
 func removeFIFOs(cfg IOConfig) {
 	dirs := map[string]bool{}
 	for _, p := range []string{cfg.Stdin, cfg.Stdout, cfg.Stderr} {
-		if p == "" || strings.Contains(p, "://") {
+		if !isFIFO(p) {
 			continue
 		}
 		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,14 +24,20 @@ type process struct {
 	client      *Client
 	containerID string
 	execID      string
-	pid         uint32
-	io          *IO           // nil when unknown (a bare handle)
-	last        ProcessStatus // as of the last Tasks.Get
+	io          *IO // nil when unknown (a bare handle)
+
+	mu   sync.Mutex
+	pid  uint32
+	last ProcessStatus // as of the last Tasks.Get
 }
 
 // Pid returns the process's pid as last learned (0 before Start for an
 // exec'd process, or for a bare handle).
-func (p *process) Pid() uint32 { return p.pid }
+func (p *process) Pid() uint32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pid
+}
 
 // IO returns the process's stdio, nil if unknown.
 func (p *process) IO() *IO { return p.io }
@@ -41,7 +48,9 @@ func (p *process) Start(ctx context.Context) error {
 	if err != nil {
 		return p.err(err)
 	}
+	p.mu.Lock()
 	p.pid = r.Pid
+	p.mu.Unlock()
 	return nil
 }
 
@@ -87,9 +96,15 @@ func (p *process) Status(ctx context.Context) (ProcessStatus, error) {
 
 // LastStatus returns the status as the last Status (or LoadTask) call
 // learned it, without asking again.
-func (p *process) LastStatus() ProcessStatus { return p.last }
+func (p *process) LastStatus() ProcessStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
 
 func (p *process) learn(s ProcessStatus) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.last = s
 	if s.Pid != 0 {
 		p.pid = s.Pid
