@@ -1,15 +1,11 @@
 package stdio
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"sync"
-	"syscall"
 	"time"
-
-	"github.com/containerd/fifo"
 )
 
 // Streams names where a process's stdio goes: FIFO paths (or file:// log
@@ -21,9 +17,7 @@ type Streams struct {
 
 // Copier moves bytes between a process's stdio and its client.
 type Copier struct {
-	stdinMu     sync.Mutex
-	stdin       io.Closer // the stdin FIFO now open, closed by CloseStdin
-	stdinClosed bool
+	stdin *stdinFIFO // nil without stdin
 
 	sources []io.Closer
 	outputs []output
@@ -68,48 +62,6 @@ func (c *Copier) copyOut(target string, src io.ReadCloser) error {
 	return nil
 }
 
-// copyIn starts copying the stdin FIFO to dst. The FIFO is opened without
-// waiting for a writer; reads wait for one. When the client closes its end:
-//   - with closeDst (pipes), dst is closed, so the process sees EOF;
-//   - without (a terminal), the FIFO is opened again for the next client:
-//     a terminal outlives the clients attached to it.
-//
-// CloseStdin ends either for good.
-func (c *Copier) copyIn(path string, dst io.WriteCloser, closeDst bool) error {
-	f, err := c.openStdin(path)
-	if err != nil {
-		return err
-	}
-	go func() {
-		for f != nil {
-			copyBuffer(dst, f)
-			f.Close()
-			if closeDst {
-				dst.Close()
-				return
-			}
-			f, _ = c.openStdin(path)
-		}
-	}()
-	return nil
-}
-
-// openStdin opens the stdin FIFO for reading, or returns nil once stdin was
-// closed for good.
-func (c *Copier) openStdin(path string) (io.ReadCloser, error) {
-	c.stdinMu.Lock()
-	defer c.stdinMu.Unlock()
-	if c.stdinClosed {
-		return nil, nil
-	}
-	f, err := fifo.OpenFifo(context.Background(), path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	c.stdin = f
-	return f, nil
-}
-
 func (c *Copier) start() {
 	go func() {
 		c.wg.Wait()
@@ -121,20 +73,6 @@ func (c *Copier) abort(err error) error {
 	c.start()
 	c.closeAll()
 	return err
-}
-
-// CloseStdin ends the process's input (CloseIO).
-func (c *Copier) CloseStdin() error {
-	if c == nil {
-		return nil
-	}
-	c.stdinMu.Lock()
-	defer c.stdinMu.Unlock()
-	c.stdinClosed = true
-	if c.stdin == nil {
-		return nil
-	}
-	return c.stdin.Close()
 }
 
 // Wait returns once the process's output has been copied, or after drain,
@@ -170,7 +108,9 @@ func (c *Copier) closeAll() {
 	for _, o := range c.outputs {
 		o.Close()
 	}
-	c.CloseStdin()
+	if c.stdin != nil {
+		c.stdin.stop()
+	}
 }
 
 // ensure *os.File satisfies output, as log files are plain files.

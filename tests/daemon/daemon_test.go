@@ -53,22 +53,24 @@ func TestRestartKeepsContainers(t *testing.T) {
 	d.mustCtr(ctr, "r", "c", "rm", "keep")
 }
 
+// taskPid returns the pid of a running task, waiting while a restarted
+// daemon still recovers it (listed UNKNOWN).
 func taskPid(t *testing.T, d *daemon, ctr, ns, id string) int {
 	t.Helper()
-	out := d.mustCtr(ctr, ns, "task", "ls")
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == id {
-			if f[2] != "RUNNING" {
-				t.Fatalf("task %s is %s", id, f[2])
+	var pid int
+	var out string
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		out = d.mustCtr(ctr, ns, "task", "ls")
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) == 3 && f[0] == id {
+				json.Unmarshal([]byte(f[1]), &pid)
+				return f[2] == "RUNNING"
 			}
-			var pid int
-			json.Unmarshal([]byte(f[1]), &pid)
-			return pid
 		}
-	}
-	t.Fatalf("task %s not listed:\n%s", id, out)
-	return 0
+		return false
+	}, "task "+id+" to be listed RUNNING")
+	return pid
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
