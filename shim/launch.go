@@ -33,6 +33,19 @@ type Flags struct {
 	Debug         bool
 	Socket        string // serve on this path instead of the inherited fd 3
 	Action        string // start, delete, or empty to serve
+
+	// v1 launch (io.containerd.runtime.v1.linux); see V1.
+	WorkDir          string
+	ContainerdBinary string // runs `BINARY --address ADDRESS publish` per event
+	RuntimeRoot      string // runc's root is RuntimeRoot/NS
+	Criu             string
+	SystemdCgroup    bool
+}
+
+// V1 reports whether the daemon launched us as a v1 shim: it passes
+// -workdir and -containerd-binary (and no -id), and no action.
+func (f Flags) V1() bool {
+	return f.Action == "" && (f.WorkDir != "" || f.ContainerdBinary != "")
 }
 
 // ParseFlags reads the shim's command line.
@@ -46,6 +59,12 @@ func ParseFlags(args []string) (Flags, error) {
 	fs.StringVar(&f.Bundle, "bundle", "", "bundle directory (default: the working directory)")
 	fs.BoolVar(&f.Debug, "debug", false, "log debug output")
 	fs.StringVar(&f.Socket, "socket", "", "serve on this unix socket path")
+	fs.StringVar(&f.WorkDir, "workdir", "", "v1: the shim's work directory")
+	fs.StringVar(&f.ContainerdBinary, "containerd-binary", "", "v1: daemon binary that publishes events")
+	fs.StringVar(&f.RuntimeRoot, "runtime-root", "", "v1: root of runc's state (default "+defaultRuncRoot+")")
+	fs.StringVar(&f.Criu, "criu", "", "v1: path to criu")
+	fs.StringVar(&f.Criu, "criu-path", "", "v1: same as -criu (containerd 1.6 passes this name)")
+	fs.BoolVar(&f.SystemdCgroup, "systemd-cgroup", false, "v1: let runc use systemd cgroups")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -59,6 +78,9 @@ func ParseFlags(args []string) (Flags, error) {
 	}
 	if f.Namespace == "" {
 		f.Namespace = os.Getenv("NAMESPACE")
+	}
+	if f.V1() && f.ID == "" {
+		f.ID = filepath.Base(f.Bundle) // v1: one task per shim, named by Create
 	}
 	if f.Namespace == "" || f.ID == "" {
 		return f, errors.New("-namespace and -id are required")
@@ -79,7 +101,11 @@ func Main() {
 	case "delete":
 		err = deleteDead(f)
 	case "":
-		err = serve(f)
+		if f.V1() {
+			err = serveV1(f)
+		} else {
+			err = serve(f)
+		}
 	default:
 		err = fmt.Errorf("unknown action %q", f.Action)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	runc "github.com/containerd/go-runc"
+	"github.com/gogo/protobuf/proto"
 
 	"github.com/seedrt/seed/errdefs"
 	"github.com/seedrt/seed/reaper"
@@ -27,11 +28,19 @@ type Config struct {
 	Drain     time.Duration // see DefaultDrain
 }
 
+// EventPublisher is where the task service sends its events: Publisher
+// (v2, ttrpc to the daemon) or ExecPublisher (v1, the daemon's `publish`
+// command). Publish must not block on delivery; before, if set, runs with
+// the event's sequence number before the event is queued.
+type EventPublisher interface {
+	Publish(topic string, event proto.Message, before func(seq uint64) error) error
+}
+
 // Service implements the task API for the containers of one shim.
 type Service struct {
 	cfg    Config
 	reaper *reaper.Reaper
-	pub    *Publisher
+	pub    EventPublisher
 
 	mu         sync.Mutex
 	containers map[string]*container
@@ -45,7 +54,7 @@ type Service struct {
 
 // NewService returns the task service. r must already be collecting exits
 // and be installed as go-runc's monitor.
-func NewService(cfg Config, r *reaper.Reaper, pub *Publisher, exit func()) *Service {
+func NewService(cfg Config, r *reaper.Reaper, pub EventPublisher, exit func()) *Service {
 	if cfg.Drain == 0 {
 		cfg.Drain = DefaultDrain
 	}

@@ -26,6 +26,11 @@ func main() {
 	flag.StringVar(configPath, "c", "", "shorthand for --config")
 	flag.StringVar(logLevel, "l", "", "shorthand for --log-level")
 	flag.Parse()
+	// `containerd --address A publish --topic T --namespace NS`: how v1 shims
+	// publish events (flag.Parse stops at the subcommand).
+	if flag.Arg(0) == "publish" {
+		os.Exit(runPublish(*address, flag.Args()[1:], os.Stdin, os.Stderr))
+	}
 	if *showVer {
 		fmt.Printf("containerd %s %s\n", version.Version, version.Revision)
 		return

@@ -1,0 +1,455 @@
+package shimv1_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seedrt/seed/tests/testutil"
+)
+
+// v1Runtime is containerd's v1 runtime, configured to start our shim.
+const v1Runtime = "io.containerd.runtime.v1.linux"
+
+const cmdTimeout = 60 * time.Second
+
+// containerd is a private containerd 1.6 whose v1 runtime runs our
+// containerd-shim: its state, sockets, runc root (runtime_root) and the
+// FIFOs of our ctr commands live under dir; its namespace is unique, and
+// the cgroups ctr makes under /NS are removed (and must be empty) at the end.
+type containerd struct {
+	t          *testing.T
+	dir        string
+	sock       string
+	ns         string
+	fifoDir    string
+	configPath string
+	logPath    string
+	binPath    string
+	shimPath   string // our containerd-shim
+	ctrPath    string
+	cmd        *exec.Cmd
+	exited     chan struct{}
+}
+
+func startContainerd(t *testing.T) *containerd {
+	t.Helper()
+	testutil.RequireRoot(t)
+	containerdPath := testutil.RequireBinary(t, "containerd")
+	ctrPath := testutil.RequireBinary(t, "ctr")
+	testutil.RequireBinary(t, "runc")
+	bins := testutil.BuildBinaries(t)
+	dir := testutil.ShortTempDir(t)
+	testutil.CheckNoLeaks(t, dir) // registered first among dir's users, so checked last
+
+	d := &containerd{
+		t:        t,
+		dir:      dir,
+		sock:     filepath.Join(dir, "c.sock"),
+		ns:       "seedv1-" + randHex(t, 6),
+		fifoDir:  filepath.Join(dir, "fifo"),
+		logPath:  filepath.Join(dir, "containerd.log"),
+		binPath:  containerdPath,
+		shimPath: filepath.Join(bins, "containerd-shim"),
+		ctrPath:  ctrPath,
+	}
+	config := fmt.Sprintf(`version = 2
+root = %[1]q
+state = %[2]q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = %[3]q
+
+[ttrpc]
+  address = %[4]q
+
+[debug]
+  address = %[5]q
+  level = "debug"
+
+[plugins]
+  [plugins."io.containerd.internal.v1.opt"]
+    path = %[6]q
+  [plugins."io.containerd.runtime.v1.linux"]
+    shim = %[7]q
+    runtime = "runc"
+    runtime_root = %[8]q
+    no_shim = false
+`,
+		filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.sock, d.sock+".ttrpc",
+		filepath.Join(dir, "debug.sock"), filepath.Join(dir, "opt"),
+		d.shimPath, filepath.Join(dir, "runc-v1"))
+	d.configPath = filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(d.configPath, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// Cleanups run last-registered-first: remove what the test left, stop
+	// the daemon, then the cgroups of our namespace, then the leak check.
+	t.Cleanup(d.removeCgroups)
+	t.Cleanup(d.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			d.dumpLog()
+		}
+	})
+	t.Cleanup(d.removeAll)
+	d.start()
+	return d
+}
+
+// start runs containerd and waits until it answers.
+func (d *containerd) start() {
+	t := d.t
+	logFile, err := os.OpenFile(d.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	d.exited = make(chan struct{})
+	d.cmd = exec.Command(d.binPath, "--config", d.configPath, "--log-level", "debug")
+	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
+	d.cmd.Dir = d.dir
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start containerd: %v", err)
+	}
+	cmd, exited := d.cmd, d.exited
+	go func() { cmd.Wait(); close(exited) }()
+	testutil.WaitFor(t, 20*time.Second, func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+		}
+		_, _, err := d.ctr("version")
+		return err == nil
+	}, "containerd to answer on "+d.sock)
+	select {
+	case <-exited:
+		d.dumpLog()
+		t.Fatalf("containerd exited at startup: %v", cmd.ProcessState)
+	default:
+	}
+}
+
+// stop ends containerd with SIGTERM (SIGKILL after 15s); shims and
+// containers stay.
+func (d *containerd) stop() {
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(15 * time.Second):
+		d.t.Errorf("containerd did not exit 15s after SIGTERM; killing it")
+		d.cmd.Process.Kill()
+		<-d.exited
+	}
+}
+
+func (d *containerd) ctr(args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.ctrPath, append([]string{"--address", d.sock, "--namespace", d.ns}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("ctr %s: timed out after %v: %w", strings.Join(args, " "), cmdTimeout, err)
+	}
+	return o.String(), e.String(), err
+}
+
+func (d *containerd) mustCtr(args ...string) string {
+	d.t.Helper()
+	stdout, stderr, err := d.ctr(args...)
+	if err != nil {
+		d.t.Fatalf("ctr %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout, stderr)
+	}
+	return stdout
+}
+
+func (d *containerd) runArgs(flags ...string) []string {
+	return append([]string{"run", "--runtime", v1Runtime, "--fifo-dir", d.fifoDir}, flags...)
+}
+
+// taskStatus returns the STATUS and PID columns of `ctr task ls` for id.
+func (d *containerd) taskStatus(id string) (status string, pid int) {
+	d.t.Helper()
+	return parseTaskLs(d.mustCtr("task", "ls"), id)
+}
+
+func parseTaskLs(out, id string) (status string, pid int) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == id {
+			pid, _ := strconv.Atoi(f[1])
+			return f[2], pid
+		}
+	}
+	return "", 0
+}
+
+func (d *containerd) waitStatus(id, want string) {
+	d.t.Helper()
+	var last string
+	testutil.WaitFor(d.t, 10*time.Second, func() bool {
+		last, _ = d.taskStatus(id)
+		return last == want
+	}, fmt.Sprintf("task %s to be %s (last seen %q)", id, want, last))
+}
+
+// bundle is where containerd's v1 runtime keeps task id.
+func (d *containerd) bundle(id string) string {
+	return filepath.Join(d.dir, "state", v1Runtime, d.ns, id)
+}
+
+// shimPid is the pid containerd recorded for task id's shim.
+func (d *containerd) shimPid(id string) int {
+	d.t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.bundle(id), "shim.pid"))
+	if err != nil {
+		d.t.Fatalf("shim.pid of %s: %v", id, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		d.t.Fatalf("shim.pid of %s: %q", id, b)
+	}
+	return pid
+}
+
+// removeAll kills and removes whatever tasks and containers a failed test
+// left, so the daemon can stop cleanly.
+func (d *containerd) removeAll() {
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	out, _, err := d.ctr("containers", "ls", "-q")
+	if err != nil {
+		return
+	}
+	for _, id := range strings.Fields(out) {
+		if _, _, err := d.ctr("task", "kill", "-s", "SIGKILL", id); err == nil {
+			poll(10*time.Second, func() bool {
+				out, _, err := d.ctr("task", "ls")
+				st, _ := parseTaskLs(out, id)
+				return err != nil || st == "STOPPED" || st == ""
+			})
+		}
+		d.ctr("task", "rm", "-f", id)
+		if _, stderr, err := d.ctr("containers", "rm", id); err != nil {
+			d.t.Errorf("clean up container %s: %v: %s", id, err, stderr)
+		}
+	}
+}
+
+// removeCgroups removes the (empty) parent cgroups /NS that ctr puts the
+// containers under; one a container left behind fails the test.
+func (d *containerd) removeCgroups() {
+	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", d.ns))
+	if p := filepath.Join("/sys/fs/cgroup", d.ns); exists(p) { // cgroup v2
+		cgroups = append(cgroups, p)
+	}
+	for _, p := range cgroups {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			d.t.Errorf("remove cgroup %s: %v", p, err)
+		}
+	}
+}
+
+func (d *containerd) dumpLog() {
+	b, err := os.ReadFile(d.logPath)
+	if err != nil {
+		d.t.Logf("containerd log: %v", err)
+		return
+	}
+	const max = 64 << 10
+	if len(b) > max {
+		b = append([]byte("...\n"), b[len(b)-max:]...)
+	}
+	d.t.Logf("containerd log (%s):\n%s", d.logPath, b)
+}
+
+// eventStream is a running `ctr events`.
+type eventStream struct {
+	cmd  *exec.Cmd
+	out  *buffer
+	done chan struct{}
+}
+
+// events runs `ctr events` until the test ends.
+func (d *containerd) events() *eventStream {
+	d.t.Helper()
+	e := &eventStream{out: &buffer{}, done: make(chan struct{})}
+	e.cmd = exec.Command(d.ctrPath, "--address", d.sock, "--namespace", d.ns, "events")
+	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
+	if err := e.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	go func() { e.cmd.Wait(); close(e.done) }()
+	d.t.Cleanup(func() {
+		e.cmd.Process.Kill()
+		<-e.done
+	})
+	time.Sleep(300 * time.Millisecond) // subscribed
+	return e
+}
+
+// alive tells whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	f := strings.Fields(string(raw[i+1:]))
+	return len(f) > 0 && f[0] != "Z"
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// topicsAbout picks the topics of `ctr events` lines about container id.
+func topicsAbout(out, id string) []string {
+	var topics []string
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, `"container_id":"`+id+`"`) && !strings.Contains(line, `{"id":"`+id+`"`) {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if strings.HasPrefix(f, "/tasks/") || strings.HasPrefix(f, "/containers/") {
+				topics = append(topics, f)
+				break
+			}
+		}
+	}
+	return topics
+}
+
+func TestContainerdRunsOurV1Shim(t *testing.T) {
+	d := startContainerd(t)
+
+	{
+		const id = "v1a"
+		events := d.events()
+		rootfs := testutil.BusyboxRootfs(t)
+		if out := d.mustCtr(d.runArgs("--rm", "--rootfs", rootfs, id, "/bin/echo", "hi")...); out != "hi\n" {
+			t.Fatalf("ctr run echo hi: stdout %q, want %q", out, "hi\n")
+		}
+		// Each event once: containerd's v1 runtime publishes create, start
+		// and delete itself; the shim publishes the exit.
+		want := "/containers/create /tasks/create /tasks/start /tasks/exit /tasks/delete /containers/delete"
+		var got string
+		if !poll(10*time.Second, func() bool {
+			got = strings.Join(topicsAbout(events.out.String(), id), " ")
+			return got == want
+		}) {
+			t.Fatalf("events about %s: %q, want %q\n%s", id, got, want, events.out.String())
+		}
+		t.Logf("ctr events:\n%s", events.out.String())
+
+		stdout, stderr, err := d.ctr(d.runArgs("--rm", "--rootfs", rootfs, "v1b", "/bin/sh", "-c", "exit 3")...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("ctr run sh -c 'exit 3': %v, want exit code 3\nstdout: %s\nstderr: %s", err, stdout, stderr)
+		}
+	}
+
+	// A detached task survives a restart of containerd.
+	{
+		const id = "v1c"
+		rootfs := testutil.BusyboxRootfs(t)
+		d.mustCtr(d.runArgs("-d", "--rootfs", rootfs, id, "/bin/sleep", "300")...)
+		status, pid := d.taskStatus(id)
+		if status != "RUNNING" || pid <= 0 {
+			t.Fatalf("task ls: %s is %q with pid %d, want RUNNING", id, status, pid)
+		}
+		shim := d.shimPid(id)
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", shim)); !alive(shim) || exe != d.shimPath {
+			t.Fatalf("shim %d of %s: alive %v, binary %q; want our %s running", shim, id, alive(shim), exe, d.shimPath)
+		}
+		// runtime_root is runc's root, per namespace.
+		if !exists(filepath.Join(d.dir, "runc-v1", d.ns, id, "state.json")) {
+			t.Fatalf("runc state of %s not under runtime_root/%s", id, d.ns)
+		}
+		if out := d.mustCtr("task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e1", id, "/bin/echo", "before"); out != "before\n" {
+			t.Fatalf("task exec: %q", out)
+		}
+
+		d.stop()
+		if !alive(shim) || !alive(pid) {
+			t.Fatalf("after containerd stopped: shim alive %v, task alive %v", alive(shim), alive(pid))
+		}
+		d.start()
+
+		if status, p := d.taskStatus(id); status != "RUNNING" || p != pid {
+			t.Fatalf("after restart: %s is %q with pid %d, want RUNNING with pid %d", id, status, p, pid)
+		}
+		if out := d.mustCtr("task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e2", id, "/bin/echo", "after"); out != "after\n" {
+			t.Fatalf("task exec after restart: %q", out)
+		}
+		d.mustCtr("task", "exec", "-d", "--fifo-dir", d.fifoDir, "--exec-id", "e3", id, "/bin/sleep", "300")
+		var ps string
+		testutil.WaitFor(t, 10*time.Second, func() bool {
+			ps = d.mustCtr("task", "ps", id)
+			return strings.Contains(ps, "e3")
+		}, "task ps to list exec e3")
+		if !strings.Contains(ps, strconv.Itoa(pid)) || !strings.Contains(ps, "ExecID:"+id) {
+			t.Fatalf("task ps %s does not list the init %d:\n%s", id, pid, ps)
+		}
+		d.mustCtr("task", "pause", id)
+		if st, _ := d.taskStatus(id); st != "PAUSED" {
+			t.Fatalf("after pause: %q", st)
+		}
+		d.mustCtr("task", "resume", id)
+		if st, _ := d.taskStatus(id); st != "RUNNING" {
+			t.Fatalf("after resume: %q", st)
+		}
+
+		d.mustCtr("task", "kill", "-s", "SIGKILL", id)
+		d.waitStatus(id, "STOPPED")
+		d.mustCtr("task", "rm", id)
+		d.mustCtr("containers", "rm", id)
+		if !poll(10*time.Second, func() bool { return !alive(shim) }) {
+			t.Fatalf("shim %d still running after task rm", shim)
+		}
+		if exists(d.bundle(id)) {
+			t.Fatalf("bundle of %s left after task rm", id)
+		}
+	}
+
+	if out := d.mustCtr("task", "ls", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("tasks left after the test: %q", out)
+	}
+	if out := d.mustCtr("containers", "ls", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("containers left after the test: %q", out)
+	}
+}
