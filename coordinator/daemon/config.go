@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/seedrt/seed/coordinator/runtime"
 )
 
 // Config is the daemon's configuration: containerd's file format for the
@@ -37,6 +39,12 @@ type RuntimeConfig struct {
 	Shim string `toml:"shim"`
 	// RuncRoot is runc's --root for this daemon; default STATE/runc.
 	RuncRoot string `toml:"runc_root"`
+	// Default is the runtime of containers that name none.
+	Default string `toml:"default"`
+	// Runtimes configures runtimes by name ([runtime.runtimes."NAME"]);
+	// io.containerd.runc.v2 (v2) and io.containerd.runtime.v1.linux (v1)
+	// run our shim without configuration.
+	Runtimes map[string]runtime.RuntimeOptions `toml:"runtimes"`
 }
 
 // Defaults are containerd's.

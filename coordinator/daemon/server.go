@@ -30,16 +30,17 @@ const backlogGrace = 10 * time.Second
 
 // Daemon is a running coordinator.
 type Daemon struct {
-	cfg      *Config
-	lock     *os.File
-	db       *metadata.DB
-	exchange *events.Exchange
-	runtime  *runtime.Manager
-	grpc     *grpc.Server
-	ttrpc    *ttrpc.Server
-	grpcL    net.Listener
-	ttrpcL   net.Listener
-	stopOnce sync.Once
+	cfg       *Config
+	lock      *os.File
+	db        *metadata.DB
+	exchange  *events.Exchange
+	runtime   *runtime.Manager
+	grpc      *grpc.Server
+	ttrpc     *ttrpc.Server
+	grpcL     net.Listener
+	ttrpcL    net.Listener
+	stopOnce  sync.Once
+	stopWatch context.CancelFunc
 }
 
 // New prepares a daemon: takes the state lock, opens the store, recovers
@@ -76,7 +77,11 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 		PublishBinary: self,
 		ShimBinary:    cfg.Runtime.Shim,
 		RuncRoot:      cfg.Runtime.RuncRoot,
+		Root:          cfg.Root,
 		Debug:         cfg.Debug.Level == "debug" || cfg.Debug.Level == "trace",
+
+		DefaultRuntime: cfg.Runtime.Default,
+		Runtimes:       cfg.Runtime.Runtimes,
 	}, d.exchange)
 
 	// Shims forward events as soon as they are reconnected: listen on the
@@ -87,7 +92,10 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 	if d.ttrpc, err = ttrpc.NewServer(); err != nil {
 		return nil, err
 	}
-	eventsvc.RegisterTTRPC(d.ttrpc, d.exchange, d.onForward)
+	eventsvc.RegisterTTRPC(d.ttrpc, d.exchange, nil)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	d.stopWatch = stopWatch
+	go d.runtime.WatchExits(watchCtx, d.exchange)
 	go d.ttrpc.Serve(context.Background(), d.ttrpcL)
 
 	if d.grpcL, err = listenUnix(cfg.GRPC.Address); err != nil {
@@ -122,7 +130,8 @@ func (d *Daemon) register() error {
 	for _, err := range []error{
 		introspection.Register(d.grpc, introspection.Options{Root: d.cfg.Root}),
 		namespaces.Register(d.grpc, namespaces.Options{DB: d.db, Events: d.exchange}),
-		containers.Register(d.grpc, containers.Options{DB: d.db, Events: d.exchange, TaskExists: d.taskExists}),
+		containers.Register(d.grpc, containers.Options{DB: d.db, Events: d.exchange,
+			TaskExists: d.taskExists, ValidateRuntime: d.runtime.Validate}),
 		leases.Register(d.grpc, leases.Options{DB: d.db}),
 	} {
 		if err != nil {
@@ -134,11 +143,6 @@ func (d *Daemon) register() error {
 
 func (d *Daemon) taskExists(_ context.Context, ns, id string) bool {
 	return d.runtime.Exists(ns, id)
-}
-
-func (d *Daemon) onForward(_ context.Context, env *events.Envelope, _ uint64) bool {
-	d.runtime.OnForward(env.Namespace, env.Topic, env.Event)
-	return true
 }
 
 // Serve answers the client API until Stop.
@@ -161,6 +165,9 @@ func (d *Daemon) Stop() {
 }
 
 func (d *Daemon) close() {
+	if d.stopWatch != nil {
+		d.stopWatch()
+	}
 	if d.runtime != nil {
 		d.runtime.Close()
 	}

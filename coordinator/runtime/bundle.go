@@ -23,11 +23,17 @@ const (
 	recordVersion = 1
 )
 
+// errNewerFormat marks a bundle written by a newer daemon: it is left
+// alone rather than misread.
+var errNewerFormat = errors.New("written by a newer daemon")
+
 type bundleRecord struct {
 	Version  int    `json:"version"`
 	Runtime  string `json:"runtime"`
 	Binary   string `json:"binary"`
 	Protocol string `json:"protocol"`
+	Runc     string `json:"runc,omitempty"`      // empty: runc on PATH
+	RuncRoot string `json:"runc_root,omitempty"` // runc --root, before /NS
 }
 
 func (m *Manager) bundleDir(ns, id string) string {
@@ -76,7 +82,7 @@ func readBundleRecord(dir string) (bundleRecord, error) {
 		return rec, fmt.Errorf("decode %s: %w", recordFile, err)
 	}
 	if rec.Version > recordVersion {
-		return rec, fmt.Errorf("%s format version %d is newer than this daemon knows (%d)", recordFile, rec.Version, recordVersion)
+		return rec, fmt.Errorf("%s format version %d is newer than this daemon knows (%d): %w", recordFile, rec.Version, recordVersion, errNewerFormat)
 	}
 	return rec, nil
 }

@@ -30,7 +30,11 @@ type Config struct {
 	PublishBinary string // the daemon's binary (shims may run it to publish)
 	ShimBinary    string // our containerd-shim
 	RuncRoot      string // runc --root for this daemon's containers (+/NS)
+	Root          string // the daemon's --root: v1 shims get a work dir there
 	Debug         bool
+
+	DefaultRuntime string                    // for containers that name none
+	Runtimes       map[string]RuntimeOptions // configured runtimes by name
 }
 
 // Manager owns the daemon's tasks: one shim connection each.
@@ -67,23 +71,20 @@ func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o
 	var created *Task
 	defer func() { m.finishCreate(ns, c.ID, created) }()
 
-	binary, err := m.resolveShim(c.Runtime.Name)
-	if err != nil {
-		return nil, err
-	}
-	options, err := m.runtimeOptions(o.Options, c.Runtime.Options)
+	rt, err := m.resolve(c.Runtime.Name)
 	if err != nil {
 		return nil, err
 	}
 	bundle := m.bundleDir(ns, c.ID)
 	m.removeStaleBundle(ns, c.ID, bundle)
-	rec := bundleRecord{Version: recordVersion, Runtime: c.Runtime.Name, Binary: binary, Protocol: "v2"}
+	rec := bundleRecord{Version: recordVersion, Runtime: rt.Name, Binary: rt.Shim, Protocol: rt.Protocol,
+		Runc: rt.Runc, RuncRoot: rt.RuncRoot}
 	if err := writeBundle(bundle, toAny(c.Spec), rec); err != nil {
 		os.RemoveAll(bundle)
 		return nil, err
 	}
 	failpoint.Hit("create-after-bundle")
-	t := &Task{m: m, Namespace: ns, ID: c.ID, Bundle: bundle, Runtime: c.Runtime.Name, binary: binary, ready: closedChan}
+	t := &Task{m: m, Namespace: ns, ID: c.ID, Bundle: bundle, Runtime: rt.Name, rec: rec, ready: closedChan}
 	defer func() {
 		if retErr != nil {
 			t.abandon()
@@ -92,30 +93,48 @@ func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o
 	if t.log, err = openShimLog(bundle, c.ID); err != nil {
 		return nil, err
 	}
-	address, err := m.startShim(binary, ns, c.ID, bundle)
+	if rt.Protocol == ProtocolV1 {
+		err = m.createV1(ctx, t, rt, c, o)
+	} else {
+		err = m.createV2(ctx, t, rt, c, o)
+	}
 	if err != nil {
 		return nil, err
-	}
-	failpoint.Hit("create-after-shim-start")
-	if t.shim, err = dialShim(address, t.onShimClosed); err != nil {
-		return nil, err
-	}
-	resp, err := t.shim.task.Create(ctx, &task.CreateTaskRequest{
-		ID: c.ID, Bundle: bundle, Rootfs: o.Rootfs, Terminal: o.Terminal,
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Options: options,
-	})
-	if err != nil {
-		return nil, errdefs.FromGRPC(err)
 	}
 	failpoint.Hit("create-after-task-create")
-	t.pid = resp.Pid
 	created = t
 	return t, nil
 }
 
+// createV2 starts a v2 shim (`start`, dial what it prints) and creates the
+// task through it.
+func (m *Manager) createV2(ctx context.Context, t *Task, rt runtime, c metadata.Container, o CreateOpts) error {
+	options, err := m.runtimeOptions(rt, o.Options, c.Runtime.Options)
+	if err != nil {
+		return err
+	}
+	address, err := m.startShim(rt.Shim, t.Namespace, t.ID, t.Bundle)
+	if err != nil {
+		return err
+	}
+	failpoint.Hit("create-after-shim-start")
+	if t.shim, err = dialShim(address, t.onShimClosed); err != nil {
+		return err
+	}
+	resp, err := t.shim.task.Create(ctx, &task.CreateTaskRequest{
+		ID: t.ID, Bundle: t.Bundle, Rootfs: o.Rootfs, Terminal: o.Terminal,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Options: options,
+	})
+	if err != nil {
+		return errdefs.FromGRPC(err)
+	}
+	t.pid = resp.Pid
+	return nil
+}
+
 // runtimeOptions picks the request's or the container's runc options and
 // gives runc this daemon's root, so two daemons never share runc state.
-func (m *Manager) runtimeOptions(reqOpts *ptypes.Any, containerOpts *metadata.Any) (*ptypes.Any, error) {
+func (m *Manager) runtimeOptions(rt runtime, reqOpts *ptypes.Any, containerOpts *metadata.Any) (*ptypes.Any, error) {
 	a := reqOpts
 	if a == nil || len(a.Value) == 0 && a.TypeUrl == "" {
 		a = toAny(containerOpts)
@@ -130,7 +149,13 @@ func (m *Manager) runtimeOptions(reqOpts *ptypes.Any, containerOpts *metadata.An
 		}
 	}
 	if o.Root == "" {
-		o.Root = m.cfg.RuncRoot
+		o.Root = rt.RuncRoot
+	}
+	if o.BinaryName == "" {
+		o.BinaryName = rt.Runc
+	}
+	if rt.SystemdCgroup {
+		o.SystemdCgroup = true
 	}
 	return typeurl.MarshalAny(&o)
 }
@@ -185,6 +210,9 @@ func (m *Manager) Get(ctx context.Context, id string) (*Task, error) {
 	}
 	if t.gone {
 		return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
+	}
+	if t.broken != nil {
+		return nil, t.broken
 	}
 	return t, nil
 }
@@ -256,11 +284,11 @@ func (m *Manager) removeStaleBundle(ns, id, bundle string) {
 	if _, err := os.Stat(bundle); err != nil {
 		return
 	}
-	binary := m.cfg.ShimBinary
-	if rec, err := readBundleRecord(bundle); err == nil && rec.Binary != "" {
-		binary = rec.Binary
+	rec, err := readBundleRecord(bundle)
+	if err != nil {
+		rec = bundleRecord{Binary: m.cfg.ShimBinary, Protocol: ProtocolV2}
 	}
-	m.deleteShim(binary, ns, id, bundle)
+	m.cleanupShim(rec, ns, id, bundle)
 	os.RemoveAll(bundle)
 }
 

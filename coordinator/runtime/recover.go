@@ -11,7 +11,9 @@ import (
 
 	ptypes "github.com/gogo/protobuf/types"
 
+	"github.com/seedrt/seed/coordinator/events"
 	"github.com/seedrt/seed/coordinator/metadata"
+	"github.com/seedrt/seed/errdefs"
 	shimevents "github.com/seedrt/seed/shimapi/events"
 	"github.com/seedrt/seed/shimapi/task"
 	tasktypes "github.com/seedrt/seed/shimapi/types/task"
@@ -76,6 +78,12 @@ func (m *Manager) Recover(db *metadata.DB) (done <-chan struct{}, err error) {
 func (m *Manager) recoverTask(t *Task) {
 	ns, id, bundle := t.Namespace, t.ID, t.Bundle
 	rec, err := readBundleRecord(bundle)
+	if errors.Is(err, errNewerFormat) {
+		// Not ours to touch: keep it listed, refuse to act on it.
+		fmt.Fprintf(os.Stderr, "recover task %s/%s: %v\n", ns, id, err)
+		t.markBroken(fmt.Errorf("task %s: %v: %w", id, err, errdefs.ErrFailedPrecondition))
+		return
+	}
 	if err != nil {
 		// Killed before the bundle was complete: nothing was started that
 		// the shim's delete would not undo.
@@ -84,34 +92,14 @@ func (m *Manager) recoverTask(t *Task) {
 		t.markGone()
 		return
 	}
-	t.Runtime, t.binary = rec.Runtime, rec.Binary
+	t.Runtime, t.rec = rec.Runtime, rec
 	t.log, _ = openShimLog(bundle, id)
-	if address, err := readAddress(bundle); err == nil {
-		if t.shim, err = dialShim(address, t.onShimClosed); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			st, err := t.shim.task.State(ctx, &task.StateRequest{ID: id})
-			cancel()
-			if err == nil {
-				t.pid = st.Pid
-				if st.Status == tasktypes.StatusStopped && !isOurShim(bundle) {
-					// containerd's shims drop events after a few retries:
-					// an exit while we were down may never have been sent.
-					t.sawExit()
-					m.publish(ns, "/tasks/exit", &shimevents.TaskExit{ContainerID: id, ID: id,
-						Pid: st.Pid, ExitStatus: st.ExitStatus, ExitedAt: st.ExitedAt})
-				}
-				t.markReady()
-				return
-			}
-			t.closeLog()
-			// Alive but without our task (it never got created).
-			t.deleting = true
-			t.shim.task.Shutdown(context.Background(), &task.ShutdownRequest{ID: id, Now: true})
-			t.shim.close()
-		}
+	if m.reconnect(t) {
+		t.markReady()
+		return
 	}
 	t.markGone()
-	resp, err := m.deleteShim(rec.Binary, ns, id, bundle)
+	resp, err := m.cleanupShim(rec, ns, id, bundle)
 	if _, statErr := os.Stat(filepath.Join(bundle, deletedMarker)); statErr == nil {
 		err = errAlreadyDeleted // reported when it was deleted
 	}
@@ -123,6 +111,49 @@ func (m *Manager) recoverTask(t *Task) {
 	}
 	t.closeLog()
 	os.RemoveAll(bundle)
+}
+
+// reconnect dials the task's shim with the protocol it was started with and
+// checks it still has the task. A shim that answers without the task (the
+// daemon died between starting it and creating the task) is shut down.
+func (m *Manager) reconnect(t *Task) bool {
+	address, err := readAddress(t.Bundle)
+	if err != nil {
+		return false
+	}
+	if t.rec.Protocol == ProtocolV1 {
+		t.shim, err = dialV1(m, t, address)
+	} else {
+		t.shim, err = dialShim(address, t.onShimClosed)
+	}
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	st, err := t.shim.task.State(ctx, &task.StateRequest{ID: t.ID})
+	cancel()
+	if errdefs.IsNotFound(errdefs.FromGRPC(err)) {
+		t.mu.Lock()
+		t.deleting = true
+		t.mu.Unlock()
+		t.shim.task.Shutdown(context.Background(), &task.ShutdownRequest{ID: t.ID, Now: true})
+		t.shim.close()
+		return false
+	}
+	if err != nil {
+		// Alive but slow: keep it; calls will tell.
+		fmt.Fprintf(os.Stderr, "recover task %s/%s: state: %v\n", t.Namespace, t.ID, err)
+		return true
+	}
+	t.pid = st.Pid
+	if st.Status == tasktypes.StatusStopped && !isOurShim(t.Bundle) {
+		// containerd's shims drop events after a few retries: an exit
+		// while we were down may never have been sent.
+		t.sawExit()
+		m.publish(t.Namespace, "/tasks/exit", &shimevents.TaskExit{ContainerID: t.ID, ID: t.ID,
+			Pid: st.Pid, ExitStatus: st.ExitStatus, ExitedAt: st.ExitedAt})
+	}
+	return true
 }
 
 // isOurShim tells our shims, which queue events until the daemon takes
@@ -148,12 +179,23 @@ func (m *Manager) removeOrphanBundles(ns string, known map[string]bool) {
 	}
 }
 
-// OnForward sees every event a shim forwards before it is published, to
-// note the init exits the daemon must not report a second time.
-func (m *Manager) OnForward(ns, topic string, event *ptypes.Any) {
-	if topic != "/tasks/exit" || event == nil {
-		return
+// WatchExits follows the exits published in the exchange (forwarded by v2
+// shims, sent by v1 shims through `publish`, or made by the daemon) to note
+// which tasks' exits were reported, so a shim that dies later does not get
+// its task's exit reported twice. It runs until ctx is done.
+func (m *Manager) WatchExits(ctx context.Context, x *events.Exchange) {
+	for ctx.Err() == nil {
+		ch, _, err := x.Subscribe(ctx, `topic=="/tasks/exit"`)
+		if err != nil {
+			return
+		}
+		for env := range ch {
+			m.noteExit(env.Namespace, env.Event)
+		}
 	}
+}
+
+func (m *Manager) noteExit(ns string, event *ptypes.Any) {
 	var ev shimevents.TaskExit
 	if err := typeurl.UnmarshalTo(event, &ev); err != nil || ev.ID != ev.ContainerID {
 		return

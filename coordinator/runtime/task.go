@@ -23,15 +23,16 @@ type Task struct {
 	ID        string
 	Bundle    string
 	Runtime   string
-	binary    string
+	rec       bundleRecord // how the task is run: protocol, shim, runc
 	shim      *shimConn
 	log       io.Closer // the shim's log FIFO
 	pid       uint32
 
 	// ready is closed once the task can be used: at once for a created
 	// task, after reconnecting for a recovered one (gone if that failed).
-	ready chan struct{}
-	gone  bool
+	ready  chan struct{}
+	gone   bool
+	broken error // recovered but unusable (a newer daemon's bundle)
 
 	mu       sync.Mutex
 	deleting bool      // our Delete is shutting the shim down: its exit is expected
@@ -48,11 +49,17 @@ func (t *Task) markGone() {
 	close(t.ready)
 }
 
+// markBroken keeps a task listed that this daemon must not act on.
+func (t *Task) markBroken(err error) {
+	t.broken = err
+	close(t.ready)
+}
+
 // Ready tells whether the task can be used without waiting.
 func (t *Task) Ready() bool {
 	select {
 	case <-t.ready:
-		return !t.gone
+		return !t.gone && t.broken == nil
 	default:
 		return false
 	}
@@ -128,7 +135,7 @@ func (t *Task) onShimClosed() {
 	if expected || t.m.isClosing() {
 		return
 	}
-	resp, err := t.m.deleteShim(t.binary, t.Namespace, t.ID, t.Bundle)
+	resp, err := t.m.cleanupShim(t.rec, t.Namespace, t.ID, t.Bundle)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "clean up dead shim of %s: %v\n", t.ID, err)
 		resp = &task.DeleteResponse{Pid: t.pid, ExitStatus: 255}
@@ -155,7 +162,7 @@ func (t *Task) abandon() {
 		cancel()
 		t.shim.close()
 	}
-	t.m.deleteShim(t.binary, t.Namespace, t.ID, t.Bundle)
+	t.m.cleanupShim(t.rec, t.Namespace, t.ID, t.Bundle)
 	t.closeLog()
 	os.RemoveAll(t.Bundle)
 }

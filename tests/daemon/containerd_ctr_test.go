@@ -13,7 +13,7 @@ import (
 // containerd 1.6's own ctr drives our daemon, with our shim.
 func TestContainerdCtrDrivesOurDaemon(t *testing.T) {
 	d := startDaemon(t)
-	ctrLifecycle(t, d, "")
+	ctrLifecycle(t, d, "", "containerd-shim")
 }
 
 // Our daemon drives Debian's containerd-shim-runc-v2, found on PATH by
@@ -25,10 +25,12 @@ func TestDaemonDrivesContainerdShim(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, "PATH="+bin+":"+os.Getenv("PATH"))
-	ctrLifecycle(t, d, "io.containerd.debrunc.v2")
+	ctrLifecycle(t, d, "io.containerd.debrunc.v2", "containerd-shim-runc-v2")
 }
 
-func ctrLifecycle(t *testing.T, d *daemon, runtime string) {
+// ctrLifecycle runs containerd's ctr through a task's whole life on
+// runtime, checking a shim named shimName serves it.
+func ctrLifecycle(t *testing.T, d *daemon, runtime, shimName string) {
 	ctr := testutil.RequireBinary(t, "ctr")
 	ns := "peer"
 	fifo := []string{"--fifo-dir", filepath.Join(d.dir, "fifo")}
@@ -63,11 +65,9 @@ func ctrLifecycle(t *testing.T, d *daemon, runtime string) {
 	if out := d.mustCtr(ctr, ns, "task", "ps", "bg"); len(strings.Split(strings.TrimSpace(out), "\n")) < 2 {
 		t.Fatalf("task ps:\n%s", out)
 	}
-	if runtime != "" {
-		// The shim re-executes itself by its real name.
-		if processesNamed(t, "containerd-shim-runc-v2", d.dir) == 0 {
-			t.Fatalf("no containerd-shim-runc-v2 serves the task of runtime %s", runtime)
-		}
+	// (A shim re-executes itself by its real name.)
+	if processesNamed(t, shimName, d.dir) == 0 {
+		t.Fatalf("no %s serves the task of runtime %q", shimName, runtime)
 	}
 	d.mustCtr(ctr, ns, "task", "kill", "-s", "SIGKILL", "bg")
 	testutil.WaitFor(t, 10*time.Second, func() bool {

@@ -25,12 +25,22 @@ import (
 )
 
 // Containers keep running while the daemon is stopped (gracefully or with
-// SIGKILL), and the restarted daemon controls them again.
+// SIGKILL), and the restarted daemon controls them again, whichever kind of
+// shim runs them.
 func TestRestartKeepsContainers(t *testing.T) {
+	for _, rt := range runtimeMatrix {
+		t.Run(rt.name, func(t *testing.T) {
+			testutil.RequireBinary(t, filepath.Base(rt.shim))
+			testRestartKeepsContainers(t, rt.runtime)
+		})
+	}
+}
+
+func testRestartKeepsContainers(t *testing.T, runtime string) {
 	ctr := testutil.RequireBinary(t, "ctr")
-	d := startDaemon(t)
+	d := startDaemonWithConfig(t, runtimesConfig)
 	fifo := []string{"--fifo-dir", filepath.Join(d.dir, "fifo")}
-	d.mustCtr(ctr, "r", append(append([]string{"run", "-d"}, fifo...), "--rootfs", testutil.BusyboxRootfs(t), "keep", "/bin/sleep", "300")...)
+	d.mustCtr(ctr, "r", append(append([]string{"run", "-d", "--runtime", runtime}, fifo...), "--rootfs", testutil.BusyboxRootfs(t), "keep", "/bin/sleep", "300")...)
 	pid := taskPid(t, d, ctr, "r", "keep")
 
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
@@ -172,12 +182,15 @@ func TestBadInput(t *testing.T) {
 	check("create bad spec", create("badspec", "io.containerd.runc.v2", &ptypes.Any{TypeUrl: typeurl.SpecURL, Value: []byte("{not json")}), codes.OK)
 	_, err = tasks.Create(ctx, &tasksapi.CreateTaskRequest{ContainerID: "badspec"})
 	check("task from a bad spec", err, codes.InvalidArgument)
-	check("create unknown runtime", create("norun", "io.containerd.nosuch.v2", spec), codes.OK)
-	_, err = tasks.Create(ctx, &tasksapi.CreateTaskRequest{ContainerID: "norun"})
-	check("task with a runtime that resolves to nothing", err, codes.NotFound)
+	// A runtime that resolves to nothing is refused before any container
+	// record exists.
+	err = create("norun", "io.containerd.nosuch.v2", spec)
+	check("container with a runtime that resolves to nothing", err, codes.NotFound)
 	if err != nil && !strings.Contains(err.Error(), "io.containerd.nosuch.v2") {
 		t.Errorf("error does not name the runtime: %v", err)
 	}
+	_, err = containers.Get(ctx, &containersapi.GetContainerRequest{ID: "norun"})
+	check("no container left by a refused runtime", err, codes.NotFound)
 	_, err = tasks.Get(ctx, &tasksapi.GetRequest{ContainerID: "badspec"})
 	check("no half-created task", err, codes.NotFound)
 

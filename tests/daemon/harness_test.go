@@ -3,7 +3,6 @@ package daemon_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -33,16 +32,22 @@ type daemon struct {
 	cmd     *exec.Cmd
 	log     *bytes.Buffer
 	env     []string // extra environment for the daemon (PATH for third-party shims)
+	config  string   // TOML configuration, if any
 }
 
 // startDaemon starts a daemon; cleanup deletes every task and container it
 // still has, stops it and checks nothing was left behind.
 func startDaemon(t *testing.T, env ...string) *daemon {
+	return startDaemonWithConfig(t, "", env...)
+}
+
+// startDaemonWithConfig starts a daemon with a TOML configuration.
+func startDaemonWithConfig(t *testing.T, config string, env ...string) *daemon {
 	testutil.RequireRoot(t)
 	testutil.RequireBinary(t, "runc")
 	dir := testutil.ShortTempDir(t)
 	testutil.CheckNoLeaks(t, dir)
-	d := &daemon{t: t, dir: dir, bin: testutil.BuildBinaries(t), Address: filepath.Join(dir, "c.sock"), env: env}
+	d := &daemon{t: t, dir: dir, bin: testutil.BuildBinaries(t), Address: filepath.Join(dir, "c.sock"), env: env, config: config}
 	d.start()
 	t.Cleanup(d.cleanup)
 	return d
@@ -50,8 +55,15 @@ func startDaemon(t *testing.T, env ...string) *daemon {
 
 func (d *daemon) start() {
 	d.log = &bytes.Buffer{}
-	d.cmd = exec.Command(filepath.Join(d.bin, "containerd"),
-		"--address", d.Address, "--root", filepath.Join(d.dir, "root"), "--state", filepath.Join(d.dir, "state"))
+	args := []string{"--address", d.Address, "--root", filepath.Join(d.dir, "root"), "--state", filepath.Join(d.dir, "state")}
+	if d.config != "" {
+		path := filepath.Join(d.dir, "config.toml")
+		if err := os.WriteFile(path, []byte(d.config), 0o600); err != nil {
+			d.t.Fatal(err)
+		}
+		args = append(args, "--config", path)
+	}
+	d.cmd = exec.Command(filepath.Join(d.bin, "containerd"), args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	d.cmd.Env = append(os.Environ(), d.env...)
 	if err := d.cmd.Start(); err != nil {
@@ -173,4 +185,3 @@ func exitCode(err error) int {
 	return 0
 }
 
-var _ = fmt.Sprint

@@ -35,6 +35,9 @@ type Options struct {
 	// TaskExists, if not nil, reports whether container id of namespace ns
 	// has a task; Delete refuses to delete such a container.
 	TaskExists func(ctx context.Context, ns, id string) bool
+	// ValidateRuntime, if not nil, refuses a runtime name that cannot run
+	// tasks, so no container is made that could never run.
+	ValidateRuntime func(name string) error
 }
 
 type service struct {
@@ -104,6 +107,11 @@ func (s *service) Create(ctx context.Context, req *api.CreateContainerRequest) (
 	ns, err := nsctx.Namespace(ctx)
 	if err != nil {
 		return nil, errdefs.ToGRPC(err)
+	}
+	if s.opts.ValidateRuntime != nil && req.Container.Runtime != nil {
+		if err := s.opts.ValidateRuntime(req.Container.Runtime.Name); err != nil {
+			return nil, errdefs.ToGRPC(err)
+		}
 	}
 	// ctr sends a "containerd-lease" header here; leases protect nothing
 	// in this daemon (see the leases service), so it is ignored.
