@@ -184,4 +184,3 @@ func exitCode(err error) int {
 	}
 	return 0
 }
-
