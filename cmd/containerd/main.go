@@ -16,12 +16,13 @@ import (
 
 func main() {
 	var (
-		configPath = flag.String("config", "", "path to the TOML configuration file")
-		address    = flag.String("address", "", "gRPC socket path (default "+daemon.DefaultAddress+")")
-		root       = flag.String("root", "", "persistent state directory (default "+daemon.DefaultRoot+")")
-		state      = flag.String("state", "", "runtime state directory (default "+daemon.DefaultState+")")
-		logLevel   = flag.String("log-level", "", "log level: debug, info, warn, error")
-		showVer    = flag.Bool("version", false, "print the version and exit")
+		configPath  = flag.String("config", "", "path to the TOML configuration file")
+		address     = flag.String("address", "", "gRPC socket path (default "+daemon.DefaultAddress+")")
+		root        = flag.String("root", "", "persistent state directory (default "+daemon.DefaultRoot+")")
+		state       = flag.String("state", "", "runtime state directory (default "+daemon.DefaultState+")")
+		logLevel    = flag.String("log-level", "", "log level: debug, info, warn, error")
+		showVer     = flag.Bool("version", false, "print the version and exit")
+		concurrency = flag.Int("concurrency", -1, "task creates/starts/deletes at once, 0 for no bound (default: config, else 0)")
 	)
 	flag.StringVar(configPath, "c", "", "shorthand for --config")
 	flag.StringVar(logLevel, "l", "", "shorthand for --log-level")
@@ -43,6 +44,9 @@ func main() {
 		if *flagValue != "" {
 			*field = *flagValue
 		}
+	}
+	if *concurrency >= 0 {
+		cfg.Concurrency = *concurrency
 	}
 	d, err := daemon.New(cfg)
 	if err != nil {

@@ -31,6 +31,9 @@ type Config struct {
 		Level string `toml:"level"`
 	} `toml:"debug"`
 	Runtime RuntimeConfig `toml:"runtime"`
+	// Concurrency bounds the task creates, starts and deletes running at
+	// once; the rest queue in arrival order. 0: no bound.
+	Concurrency int `toml:"concurrency"`
 }
 
 // RuntimeConfig says how tasks are run.

@@ -125,7 +125,7 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 
 func (d *Daemon) register() error {
 	version.Register(d.grpc)
-	tasks.Register(d.grpc, d.db, d.runtime)
+	tasks.Register(d.grpc, d.db, d.runtime, d.cfg.Concurrency)
 	eventsvc.Register(d.grpc, d.exchange)
 	for _, err := range []error{
 		introspection.Register(d.grpc, introspection.Options{Root: d.cfg.Root}),

@@ -24,11 +24,13 @@ type service struct {
 	api.UnimplementedTasksServer
 	db      *metadata.DB
 	runtime *runtime.Manager
+	limit   limiter
 }
 
-// Register serves the tasks API on s.
-func Register(s *grpc.Server, db *metadata.DB, rt *runtime.Manager) {
-	api.RegisterTasksServer(s, &service{db: db, runtime: rt})
+// Register serves the tasks API on s. concurrency bounds how many creates,
+// starts and deletes run at once (0: no bound).
+func Register(s *grpc.Server, db *metadata.DB, rt *runtime.Manager, concurrency int) {
+	api.RegisterTasksServer(s, &service{db: db, runtime: rt, limit: newLimiter(concurrency)})
 }
 
 var empty = &ptypes.Empty{}
@@ -45,6 +47,11 @@ func (s *service) Create(ctx context.Context, r *api.CreateTaskRequest) (*api.Cr
 	if err != nil {
 		return nil, errdefs.ToGRPC(err)
 	}
+	release, err := s.limit.acquire(ctx)
+	if err != nil {
+		return nil, errdefs.ToGRPC(err)
+	}
+	defer release()
 	t, err := s.runtime.Create(ctx, ns, c, runtime.CreateOpts{
 		Rootfs: r.Rootfs, Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr,
 		Terminal: r.Terminal, Options: r.Options,
@@ -69,6 +76,11 @@ func (s *service) Start(ctx context.Context, r *api.StartRequest) (*api.StartRes
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.limit.acquire(ctx)
+	if err != nil {
+		return nil, errdefs.ToGRPC(err)
+	}
+	defer release()
 	resp, err := t.Shim().Start(ctx, &task.StartRequest{ID: r.ContainerID, ExecID: r.ExecID})
 	if err != nil {
 		return nil, err
@@ -82,6 +94,11 @@ func (s *service) Delete(ctx context.Context, r *api.DeleteTaskRequest) (*api.De
 	if err != nil {
 		return nil, err
 	}
+	release, err := s.limit.acquire(ctx)
+	if err != nil {
+		return nil, errdefs.ToGRPC(err)
+	}
+	defer release()
 	resp, err := t.Delete(ctx)
 	if err != nil {
 		return nil, errdefs.ToGRPC(err)
