@@ -21,6 +21,11 @@ unit:
 integration: build
 	SEED_BIN_DIR=$(abspath $(BINDIR)) go test -count=1 ./tests/...
 
+# Our daemon vs containerd 1.6 through the gRPC client API (cmd/bench), small so it never rots.
+# Full size: bin/bench -target both -n 1000 -c 10 -r 20 -json bench.json  (bin/bench -h for flags)
+bench: build
+	$(BINDIR)/bench -bin $(BINDIR) -target both -n 20 -c 10 -r 10
+
 # Regenerate the Go code for shimapi/**/*.proto and api/**/*.proto
 # (needs protoc; installs the gogo/ttrpc protoc plugins if missing).
 protos:

@@ -6,10 +6,24 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic replaces path with data so that a reader (or a crash) sees
-// either the old file or the whole new one: temp file, fsync, rename, and an
-// fsync of the directory so the rename itself is durable.
+// Bundle files are replaced atomically (temp file, rename), so a reader, or
+// a process killed mid-write, sees the old file or the whole new one. That
+// is all the state directory needs: it is volatile (containerd keeps it on
+// tmpfs), and no process outlives a machine crash anyway. Exit records are
+// also made durable (fsync of the file and the directory), since an exit
+// status is what a client cannot ask for twice.
+
+// writeFileAtomic replaces path with data.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return replaceFile(path, data, perm, false)
+}
+
+// writeFileDurable replaces path with data and makes it durable.
+func writeFileDurable(path string, data []byte, perm os.FileMode) error {
+	return replaceFile(path, data, perm, true)
+}
+
+func replaceFile(path string, data []byte, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -24,9 +38,11 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("sync %s: %w", path, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -34,7 +50,10 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return syncDir(dir)
+	if durable {
+		return syncDir(dir)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {

@@ -99,7 +99,11 @@ func saveExit(bundle string, rec exitRecord) error {
 		return fmt.Errorf("record exit: %w", err)
 	}
 	rec.Version = recordVersion
-	return writeJSON(exitPath(bundle, rec.ID), rec)
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode exit record: %w", err)
+	}
+	return writeFileDurable(exitPath(bundle, rec.ID), b, 0o600)
 }
 
 // loadExit returns the recorded exit of a process, or ok=false if it has none.

@@ -115,56 +115,70 @@ func Main() {
 	}
 }
 
-// start launches the long-lived shim for a task, detached in its own session,
-// and prints its address. The starter creates the socket and hands it over
-// as fd 3, so the daemon can dial as soon as the address is printed.
+// start launches the long-lived shim for a task and prints its address,
+// as containerd's v2 launch protocol wants.
 func start(f Flags) error {
-	path := SocketPath(f.Address, f.Namespace, f.ID)
-	address := "unix://" + path
-	l, err := listenSocket(path)
-	if errors.Is(err, errShimRunning) {
-		fmt.Print(address)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	sock, err := l.File()
-	if err != nil {
-		return fmt.Errorf("socket file: %w", err)
-	}
-	defer sock.Close()
-
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
+	address, p, err := Launch(self, f, os.Environ())
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		p.Release()
+	}
+	fmt.Print(address)
+	return nil
+}
+
+// Launch starts the long-lived shim for a task from binary, in its own
+// session, serving on the socket SocketPath derives for the task. The
+// socket is created here and handed over as fd 3, so the caller can dial as
+// soon as Launch returns. The address and a shimRecord go into the bundle.
+// If a shim already serves the task, its address comes back with no process.
+// The caller must Wait for (or Release) the process.
+func Launch(binary string, f Flags, env []string) (address string, _ *os.Process, err error) {
+	path := SocketPath(f.Address, f.Namespace, f.ID)
+	address = "unix://" + path
+	l, err := listenSocket(path)
+	if errors.Is(err, errShimRunning) {
+		return address, nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	defer l.Close()
+	sock, err := l.File()
+	if err != nil {
+		return "", nil, fmt.Errorf("socket file: %w", err)
+	}
+	defer sock.Close()
+
 	args := []string{"-namespace", f.Namespace, "-id", f.ID, "-address", f.Address, "-bundle", f.Bundle}
 	if f.Debug {
 		args = append(args, "-debug")
 	}
-	cmd := exec.Command(self, args...)
+	cmd := exec.Command(binary, args...)
 	cmd.Dir = f.Bundle
 	cmd.ExtraFiles = []*os.File{sock}
-	cmd.Env = shimEnv(os.Environ())
+	cmd.Env = shimEnv(env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		os.Remove(path)
-		return fmt.Errorf("start shim: %w", err)
+		return "", nil, fmt.Errorf("start shim: %w", err)
 	}
-	rec := shimRecord{Version: recordVersion, Binary: self, Protocol: "v2", Address: address, Pid: cmd.Process.Pid}
+	rec := shimRecord{Version: recordVersion, Binary: binary, Protocol: "v2", Address: address, Pid: cmd.Process.Pid}
 	if err := writeFileAtomic(filepath.Join(f.Bundle, addressFile), []byte(address), 0o600); err != nil {
 		cmd.Process.Kill()
-		return err
+		return "", nil, err
 	}
 	if err := writeJSON(filepath.Join(f.Bundle, recordFile), rec); err != nil {
 		cmd.Process.Kill()
-		return err
+		return "", nil, err
 	}
-	cmd.Process.Release()
-	fmt.Print(address)
-	return nil
+	return address, cmd.Process, nil
 }
 
 // shimEnv keeps the long-lived shim small: one P is plenty for one

@@ -113,7 +113,12 @@ func (m *Manager) createV2(ctx context.Context, t *Task, rt runtime, c metadata.
 	if err != nil {
 		return err
 	}
-	address, err := m.startShim(rt.Shim, t.Namespace, t.ID, t.Bundle)
+	var address string
+	if rt.Shim == m.cfg.ShimBinary {
+		address, err = m.launchOurShim(t)
+	} else {
+		address, err = m.startShim(rt.Shim, t.Namespace, t.ID, t.Bundle)
+	}
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/ttrpc"
 	"github.com/gogo/protobuf/proto"
 
+	"github.com/seedrt/seed/shim"
 	"github.com/seedrt/seed/shimapi/task"
 )
 
@@ -60,6 +61,22 @@ func (m *Manager) startShim(binary, ns, id, bundle string) (string, error) {
 	address := strings.TrimSpace(string(out))
 	if address == "" {
 		return "", fmt.Errorf("start shim %s: printed no address", binary)
+	}
+	return address, nil
+}
+
+// launchOurShim starts our own shim directly, skipping the `start` step
+// (one process less than the v2 launch protocol, same result).
+func (m *Manager) launchOurShim(t *Task) (string, error) {
+	env := append(os.Environ(), "TTRPC_ADDRESS="+m.cfg.TTRPCAddress, "NAMESPACE="+t.Namespace)
+	address, p, err := shim.Launch(m.cfg.ShimBinary, shim.Flags{
+		Namespace: t.Namespace, ID: t.ID, Address: m.cfg.Address, Bundle: t.Bundle, Debug: m.cfg.Debug,
+	}, env)
+	if err != nil {
+		return "", fmt.Errorf("launch shim: %w", err)
+	}
+	if p != nil {
+		go p.Wait() // reap it, should it end while we run
 	}
 	return address, nil
 }

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// proc is one process from /proc.
+type proc struct {
+	pid  int
+	args []string
+}
+
+func (p proc) String() string {
+	return fmt.Sprintf("pid %d: %s", p.pid, strings.Join(p.args, " "))
+}
+
+// processes lists every process with a readable command line (kernel
+// threads and processes that exit meanwhile are skipped).
+func processes() []proc {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []proc
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		out = append(out, proc{pid: pid, args: args})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].pid < out[j].pid })
+	return out
+}
+
+// argValue returns the value following flag (as "-flag v", "--flag v",
+// "-flag=v" or "--flag=v") in args.
+func argValue(args []string, flag string) (string, bool) {
+	name := strings.TrimLeft(flag, "-")
+	for i, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		n := strings.TrimLeft(a, "-")
+		if n == name && i+1 < len(args) {
+			return args[i+1], true
+		}
+		if v, ok := strings.CutPrefix(n, name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// isShimOf reports whether p is a shim serving the daemon at address: its
+// command line carries -address ADDRESS (with or without unix://).
+func isShimOf(p proc, address string) bool {
+	v, ok := argValue(p.args, "address")
+	return ok && strings.TrimPrefix(v, "unix://") == address
+}
+
+// mentions reports whether any argument contains dir as a whole path or
+// a path prefix ("/tmp/x" matches "/tmp/x/y" and "--root=/tmp/x", not
+// "/tmp/xy").
+func mentions(p proc, dir string) bool {
+	for _, a := range p.args {
+		s := a
+		for {
+			i := strings.Index(s, dir)
+			if i < 0 {
+				break
+			}
+			s = s[i+len(dir):]
+			if s == "" || s[0] == '/' || s[0] == ' ' || s[0] == ',' || s[0] == ':' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// memKB reads VmRSS (from status) and Pss (from smaps_rollup) of pid, in KiB.
+func memKB(pid int) (rss, pss int, err error) {
+	if rss, err = procField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:"); err != nil {
+		return 0, 0, err
+	}
+	if pss, err = procField(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss:"); err != nil {
+		return 0, 0, err
+	}
+	return rss, pss, nil
+}
+
+// procField parses a "Key:   123 kB" line from a /proc file.
+func procField(path, key string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), key)
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			return 0, fmt.Errorf("malformed %s line in %s", key, path)
+		}
+		return strconv.Atoi(fields[0])
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no %s line in %s", key, path)
+}
+
+// cgroupDirs returns the cgroup directories named ns directly under each
+// mounted hierarchy (v1: /sys/fs/cgroup/CTRL/NS; v2: /sys/fs/cgroup/NS),
+// which is where containers of namespace ns get their cgroups.
+func cgroupDirs(ns string) []string {
+	var dirs []string
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		dirs = append(dirs, filepath.Join("/sys/fs/cgroup", ns))
+	} else {
+		ents, _ := os.ReadDir("/sys/fs/cgroup")
+		for _, e := range ents {
+			p := filepath.Join("/sys/fs/cgroup", e.Name())
+			if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+				dirs = append(dirs, filepath.Join(p, ns))
+			}
+		}
+	}
+	var out []string
+	for _, d := range dirs {
+		if _, err := os.Stat(d); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// removeCgroups kills whatever still runs in the cgroups under each of
+// dirs and removes them, deepest first. It returns the pids it found.
+func removeCgroups(dirs []string) (leftPids []int, err error) {
+	seen := map[int]bool{}
+	var all []string
+	for _, root := range dirs {
+		filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.IsDir() {
+				all = append(all, p)
+			}
+			return nil
+		})
+	}
+	for _, d := range all {
+		b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
+				seen[pid] = true
+				leftPids = append(leftPids, pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return len(all[i]) > len(all[j]) })
+	var errs []string
+	for _, d := range all {
+		for try := 0; try < 50; try++ {
+			if err = syscall.Rmdir(d); err == nil || os.IsNotExist(err) || err != syscall.EBUSY {
+				break
+			}
+			sleepMs(20) // killed processes take a moment to leave
+		}
+		if err != nil && !os.IsNotExist(err) {
+			errs = append(errs, fmt.Sprintf("rmdir %s: %v", d, err))
+		}
+	}
+	if len(errs) > 0 {
+		return leftPids, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return leftPids, nil
+}
+
+// mountsUnder lists mount points at or under dir, deepest last.
+func mountsUnder(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMount(f[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out
+}
+
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
