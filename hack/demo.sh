@@ -1,28 +1,33 @@
 #!/bin/sh
-# Runs one busybox container through our shim, driven by a private containerd
-# 1.6 (until our own daemon lands), and cleans up after itself.
+# Starts our daemon on a local state directory (./.demo), runs a busybox
+# container through it with our ctr, and leaves the daemon running so you
+# can try more commands (printed at the end). `hack/demo.sh stop` stops it.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=$(mktemp -d /tmp/seed-demo-XXXXXX)
-trap 'kill $(cat "$dir/pid" 2>/dev/null) 2>/dev/null; sleep 1; rm -rf "$dir"' EXIT
-mkdir -p "$dir/bin" "$dir/rootfs/bin"
-ln -s "$root/bin/containerd-shim" "$dir/bin/containerd-shim-seed-v2"
-cp /bin/busybox "$dir/rootfs/bin/busybox"
-for a in sh echo uname; do ln -s busybox "$dir/rootfs/bin/$a"; done
-cat >"$dir/config.toml" <<TOML
-version = 2
-root = "$dir/root"
-state = "$dir/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$dir/c.sock"
-[ttrpc]
-  address = "$dir/c.sock.ttrpc"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$dir/opt"
-TOML
-PATH="$dir/bin:$PATH" containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
-echo $! >"$dir/pid"
-for _ in $(seq 50); do [ -S "$dir/c.sock" ] && break; sleep 0.1; done
-ctr --address "$dir/c.sock" -n demo run --rm --fifo-dir "$dir/fifo" --runtime io.containerd.seed.v2 \
-	--rootfs "$dir/rootfs" hello /bin/sh -c 'echo "hello from a seed shim on $(uname -r)"'
+dir="$root/.demo"
+ctr="$root/bin/ctr --address $dir/containerd.sock"
+if [ "${1:-}" = stop ]; then
+	[ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null || true
+	exit 0
+fi
+mkdir -p "$dir/rootfs/bin"
+[ -x "$dir/rootfs/bin/busybox" ] || cp /bin/busybox "$dir/rootfs/bin/busybox"
+for a in $("$dir/rootfs/bin/busybox" --list); do
+	[ -e "$dir/rootfs/bin/$a" ] || ln -s busybox "$dir/rootfs/bin/$a"
+done
+mkdir -p "$dir/rootfs/proc" "$dir/rootfs/sys" "$dir/rootfs/dev" "$dir/rootfs/tmp"
+if ! [ -S "$dir/containerd.sock" ] || ! $ctr version >/dev/null 2>&1; then
+	"$root/bin/containerd" --address "$dir/containerd.sock" --root "$dir/root" --state "$dir/state" \
+		>"$dir/containerd.log" 2>&1 &
+	echo $! >"$dir/pid"
+	for _ in $(seq 50); do [ -S "$dir/containerd.sock" ] && break; sleep 0.1; done
+fi
+$ctr run --rm --rootfs "$dir/rootfs" hello /bin/sh -c 'echo "hello from a seed container on $(uname -r)"'
+cat <<TXT
+The daemon is running (log: $dir/containerd.log). Try:
+  $ctr run -d --rootfs $dir/rootfs web /bin/sleep 300
+  $ctr tasks ls
+  $ctr tasks exec --exec-id sh1 -t web /bin/sh
+  $ctr tasks kill web && $ctr tasks rm web && $ctr containers rm web
+  hack/demo.sh stop
+TXT

@@ -287,11 +287,16 @@ func redirectStderr(bundle string) {
 func deleteDead(f Flags) error {
 	ctx := context.Background()
 	opts, err := loadOptions(f.Bundle)
-	if err != nil {
-		opts = runcOptions{Binary: "runc", Root: filepath.Join("/run/containerd/runc", f.Namespace)}
-	}
-	c := &container{id: f.ID, bundle: f.Bundle, opts: opts, runc: newRunc(f.Bundle, opts), mounted: true}
-	if err := c.cleanup(ctx); err != nil {
+	switch {
+	case err == nil:
+		c := &container{id: f.ID, bundle: f.Bundle, opts: opts, runc: newRunc(f.Bundle, opts), mounted: true}
+		if err := c.cleanup(ctx); err != nil {
+			fmt.Fprintf(os.Stderr, "delete %s: %v\n", f.ID, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		// Create never got as far as runc: only a mount may be left.
+		unmountAll(filepath.Join(f.Bundle, rootfsDir))
+	default:
 		fmt.Fprintf(os.Stderr, "delete %s: %v\n", f.ID, err)
 	}
 	resp := &task.DeleteResponse{ExitStatus: 128 + uint32(unix.SIGKILL), ExitedAt: time.Now().UTC()}
