@@ -89,7 +89,7 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 	if d.ttrpcL, err = listenUnix(cfg.TTRPC.Address); err != nil {
 		return nil, err
 	}
-	if d.ttrpc, err = ttrpc.NewServer(); err != nil {
+	if d.ttrpc, err = ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(recoverTTRPC)); err != nil {
 		return nil, err
 	}
 	eventsvc.RegisterTTRPC(d.ttrpc, d.exchange, nil)
@@ -116,6 +116,8 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 	d.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(cfg.GRPC.MaxRecvMsgSize),
 		grpc.MaxSendMsgSize(cfg.GRPC.MaxSendMsgSize),
+		grpc.UnaryInterceptor(recoverUnary),
+		grpc.StreamInterceptor(recoverStream),
 	)
 	if err := d.register(); err != nil {
 		return nil, err
