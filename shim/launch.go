@@ -10,11 +10,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/containerd/ttrpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"github.com/gogo/protobuf/proto"
 	"golang.org/x/sys/unix"
 
@@ -218,7 +221,7 @@ func serve(f Flags) error {
 		return err
 	}
 	done := make(chan struct{})
-	svc = NewService(Config{Namespace: f.Namespace, Bundle: f.Bundle}, r, pub, func() {
+	svc = NewService(shimConfig(f), r, pub, func() {
 		pub.Flush(5 * time.Second)
 		close(done)
 	})
@@ -258,9 +261,29 @@ func shimListener(path string) (net.Listener, error) {
 
 // translateErrors turns our wrapped errors into status codes once, at the
 // API boundary.
-func translateErrors(ctx context.Context, u ttrpc.Unmarshaler, _ *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
-	resp, err := m(ctx, u)
+// A request that panics fails alone: the shim, and its container, go on.
+func translateErrors(ctx context.Context, u ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (resp interface{}, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			logf("panic serving %s: %v\n%s", info.FullMethod, p, debug.Stack())
+			err = status.Errorf(codes.Internal, "%s: internal error", info.FullMethod)
+		}
+	}()
+	resp, err = m(ctx, u)
 	return resp, errdefs.ToGRPC(err)
+}
+
+// drainEnv sets how long an exited process's output is still copied while
+// a background child holds it open (a Go duration; default DefaultDrain).
+const drainEnv = "SEED_SHIM_IO_DRAIN"
+
+// shimConfig is the task service's configuration for a launch.
+func shimConfig(f Flags) Config {
+	cfg := Config{Namespace: f.Namespace, Bundle: f.Bundle}
+	if d, err := time.ParseDuration(os.Getenv(drainEnv)); err == nil && d > 0 {
+		cfg.Drain = d
+	}
+	return cfg
 }
 
 // redirectStderr sends the shim's log (and any panic) to the bundle's "log"

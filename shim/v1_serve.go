@@ -61,7 +61,7 @@ func serveV1(f Flags) error {
 	if err != nil {
 		return err
 	}
-	svc = NewService(Config{Namespace: f.Namespace, Bundle: f.Bundle}, r, topicFilter{pub: events, topics: v1Topics}, nil)
+	svc = NewService(shimConfig(f), r, topicFilter{pub: events, topics: v1Topics}, nil)
 	shimv1.RegisterShimService(server, NewV1Service(svc, V1Config{
 		RuntimeRoot:   f.RuntimeRoot,
 		Criu:          f.Criu,
