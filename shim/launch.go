@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/containerd/ttrpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"github.com/gogo/protobuf/proto"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/seedrt/seed/errdefs"
 	"github.com/seedrt/seed/shimapi/task"
