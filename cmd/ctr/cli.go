@@ -132,8 +132,13 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// needArgs checks that there are at least min positional arguments.
-func needArgs(fs *flag.FlagSet, min int, what string) ([]string, error) {
+// parseArgs parses a command's flags (registered on fs) and returns the
+// positional arguments that follow, at least min of them (what names them
+// in the error).
+func parseArgs(fs *flag.FlagSet, args []string, min int, what string) ([]string, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
 	if fs.NArg() < min {
 		fmt.Fprintf(os.Stderr, "%s: missing %s\n", fs.Name(), what)
 		return nil, errUsage

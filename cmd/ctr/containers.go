@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/gogo/protobuf/types"
@@ -22,39 +19,22 @@ func containersCommand() *command {
 		aliases: []string{"c", "container"},
 		summary: "manage containers",
 		subs: []*command{
-			{name: "ls", aliases: []string{"list"}, usage: "[-q]", summary: "list containers", run: cmdContainersList},
+			listCommand{group: "containers", summary: "list containers", key: "ids", list: listContainers}.command(),
 			{name: "info", usage: "ID", summary: "print a container's record as JSON", run: cmdContainersInfo},
 			{name: "create", usage: "--rootfs DIR [flags] ID CMD [ARGS...]", summary: "create a container", run: cmdContainersCreate},
-			{name: "rm", aliases: []string{"delete", "del", "remove"}, usage: "ID...", summary: "delete containers (and their stopped tasks)", run: cmdContainersDelete},
+			removeCommand{group: "containers", usage: "ID...", summary: "delete containers (and their stopped tasks)", what: "ID",
+				remove: deleteContainer}.command(),
 		},
 	}
 }
 
-// cmdContainersList: Containers.ListStream.
-func cmdContainersList(g *globals, args []string) error {
-	var quiet bool
-	fs := newFlags("ctr containers ls")
-	boolFlag(fs, &quiet, "print only the ids", "quiet", "q")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := g.connect()
+// listContainers: Containers.ListStream.
+func listContainers(ctx context.Context, c *client.Client, filters []string) ([]string, [][]string, error) {
+	ctrs, err := c.Containers(ctx, filters...)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer c.Close()
-	ctrs, err := c.Containers(context.Background(), fs.Args()...)
-	if err != nil {
-		return err
-	}
-	if quiet {
-		for _, ctr := range ctrs {
-			fmt.Println(ctr.ID())
-		}
-		return nil
-	}
-	w := tabwriter.NewWriter(os.Stdout, 4, 8, 4, ' ', 0)
-	fmt.Fprintln(w, "CONTAINER\tIMAGE\tRUNTIME\t")
+	rows := make([][]string, 0, len(ctrs))
 	for _, ctr := range ctrs {
 		info := ctr.Info()
 		image, runtime := info.Image, ""
@@ -64,9 +44,9 @@ func cmdContainersList(g *globals, args []string) error {
 		if info.Runtime != nil {
 			runtime = info.Runtime.Name
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t\n", ctr.ID(), image, runtime)
+		rows = append(rows, []string{ctr.ID(), image, runtime})
 	}
-	return w.Flush()
+	return []string{"CONTAINER", "IMAGE", "RUNTIME"}, rows, nil
 }
 
 // containerInfo is what `containers info` prints: the record, spec decoded.
@@ -87,15 +67,7 @@ type runtimeInfo struct {
 
 // cmdContainersInfo: Containers.Get.
 func cmdContainersInfo(g *globals, args []string) error {
-	fs := newFlags("ctr containers info")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 1, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := g.connect()
+	c, pos, err := g.open(newFlags("ctr containers info"), args, 1, "ID")
 	if err != nil {
 		return err
 	}
@@ -125,10 +97,7 @@ func cmdContainersCreate(g *globals, args []string) error {
 	var cf containerFlags
 	fs := newFlags("ctr containers create")
 	cf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 2, "ID and CMD")
+	pos, err := parseArgs(fs, args, 2, "ID and CMD")
 	if err != nil {
 		return err
 	}
@@ -145,30 +114,9 @@ func cmdContainersCreate(g *globals, args []string) error {
 	return err
 }
 
-// cmdContainersDelete deletes each container, and its task if stopped:
+// deleteContainer deletes a container, and its task if stopped:
 // Tasks.Get, (Tasks.Delete), Containers.Delete. A container whose task
 // still runs is left alone.
-func cmdContainersDelete(g *globals, args []string) error {
-	fs := newFlags("ctr containers rm")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 1, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := g.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var errs []error
-	for _, id := range pos {
-		errs = append(errs, deleteContainer(context.Background(), c, id))
-	}
-	return errors.Join(errs...)
-}
-
 func deleteContainer(ctx context.Context, c *client.Client, id string) error {
 	task, err := c.LoadTask(ctx, id, nil)
 	switch {

@@ -14,17 +14,14 @@ import (
 // Events.Subscribe.
 func cmdEvents(g *globals, args []string) error {
 	fs := newFlags("ctr events")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := g.connect()
+	c, filters, err := g.open(fs, args, 0, "")
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	envelopes, errs := c.Subscribe(ctx, fs.Args()...)
+	envelopes, errs := c.Subscribe(ctx, filters...)
 	for {
 		select {
 		case e := <-envelopes:

@@ -30,10 +30,7 @@ func cmdTasksExec(g *globals, args []string) error {
 	fs.Var(&env, "env", "set an environment variable `K=V` (repeatable)")
 	boolFlag(fs, &tty, "allocate a terminal", "tty", "t")
 	boolFlag(fs, &detach, "start the process and return", "detach", "d")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 2, "ID and CMD")
+	pos, err := parseArgs(fs, args, 2, "ID and CMD")
 	if err != nil {
 		return err
 	}

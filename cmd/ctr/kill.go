@@ -24,10 +24,7 @@ func cmdTasksKill(g *globals, args []string) error {
 	stringFlag(fs, &sig, "SIGTERM", "`signal` to send (name or number)", "signal", "s")
 	boolFlag(fs, &all, "signal every process of the task", "all", "a")
 	fs.StringVar(&execID, "exec-id", "", "signal exec'd process `EID` instead")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 1, "ID")
+	pos, err := parseArgs(fs, args, 1, "ID")
 	if err != nil {
 		return err
 	}
@@ -53,32 +50,8 @@ func cmdTasksKill(g *globals, args []string) error {
 	return explain(ctx, c, id, err)
 }
 
-// cmdTasksDelete deletes stopped tasks, or with -f kills them first:
+// deleteTask deletes a stopped task, or with force kills it first:
 // Tasks.Get (for the state and the FIFOs to remove), Tasks.Delete.
-func cmdTasksDelete(g *globals, args []string) error {
-	var force bool
-	fs := newFlags("ctr tasks rm")
-	boolFlag(fs, &force, "kill the task first if it is running", "force", "f")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 1, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := g.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx := context.Background()
-	var errs []error
-	for _, id := range pos {
-		errs = append(errs, explain(ctx, c, id, deleteTask(ctx, c, id, force)))
-	}
-	return errors.Join(errs...)
-}
-
 func deleteTask(ctx context.Context, c *client.Client, id string, force bool) error {
 	task, err := c.LoadTask(ctx, id, nil)
 	if err != nil {

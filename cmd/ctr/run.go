@@ -34,10 +34,7 @@ func cmdRun(g *globals, args []string) (err error) {
 	iof.register(fs)
 	fs.BoolVar(&rm, "rm", false, "delete the task and the container when the task exits")
 	boolFlag(fs, &detach, "start the task and return", "detach", "d")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 2, "ID and CMD")
+	pos, err := parseArgs(fs, args, 2, "ID and CMD")
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"syscall"
 	"text/tabwriter"
 
@@ -13,12 +15,13 @@ import (
 )
 
 func tasksCommand() *command {
+	var force bool // tasks rm -f
 	return &command{
 		name:    "tasks",
 		aliases: []string{"t", "task"},
 		summary: "manage tasks",
 		subs: []*command{
-			{name: "ls", aliases: []string{"list"}, usage: "[-q]", summary: "list tasks", run: cmdTasksList},
+			listCommand{group: "tasks", summary: "list tasks", key: "ids", list: listTasks}.command(),
 			{name: "start", usage: "[-d] ID", summary: "start a container's task", run: cmdTasksStart},
 			{name: "attach", usage: "ID", summary: "attach to a task's stdio until it exits", run: cmdTasksAttach},
 			{name: "kill", usage: "[-s SIGNAL] [-a] [--exec-id EID] ID", summary: "signal a task", run: cmdTasksKill},
@@ -26,40 +29,27 @@ func tasksCommand() *command {
 			{name: "ps", usage: "ID", summary: "list a task's processes", run: cmdTasksPs},
 			{name: "pause", usage: "ID", summary: "pause a task", run: cmdTasksPause},
 			{name: "resume", usage: "ID", summary: "resume a paused task", run: cmdTasksResume},
-			{name: "rm", aliases: []string{"delete", "del", "remove"}, usage: "[-f] ID...", summary: "delete stopped tasks", run: cmdTasksDelete},
+			removeCommand{group: "tasks", usage: "[-f] ID...", summary: "delete stopped tasks", what: "ID",
+				flags: func(fs *flag.FlagSet) { boolFlag(fs, &force, "kill the task first if it is running", "force", "f") },
+				remove: func(ctx context.Context, c *client.Client, id string) error {
+					return explain(ctx, c, id, deleteTask(ctx, c, id, force))
+				},
+			}.command(),
 		},
 	}
 }
 
-// cmdTasksList: Tasks.List.
-func cmdTasksList(g *globals, args []string) error {
-	var quiet bool
-	fs := newFlags("ctr tasks ls")
-	boolFlag(fs, &quiet, "print only the ids", "quiet", "q")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, err := g.connect()
+// listTasks: Tasks.List.
+func listTasks(ctx context.Context, c *client.Client, _ []string) ([]string, [][]string, error) {
+	tasks, err := c.Tasks(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer c.Close()
-	tasks, err := c.Tasks(context.Background())
-	if err != nil {
-		return err
-	}
-	if quiet {
-		for _, t := range tasks {
-			fmt.Println(t.ContainerID)
-		}
-		return nil
-	}
-	w := tabwriter.NewWriter(os.Stdout, 4, 8, 4, ' ', 0)
-	fmt.Fprintln(w, "TASK\tPID\tSTATUS\t")
+	rows := make([][]string, 0, len(tasks))
 	for _, t := range tasks {
-		fmt.Fprintf(w, "%s\t%d\t%s\t\n", t.ContainerID, t.Pid, t.State)
+		rows = append(rows, []string{t.ContainerID, strconv.FormatUint(uint64(t.Pid), 10), string(t.State)})
 	}
-	return w.Flush()
+	return []string{"TASK", "PID", "STATUS"}, rows, nil
 }
 
 // cmdTasksStart creates and starts the task of an existing container:
@@ -72,14 +62,7 @@ func cmdTasksStart(g *globals, args []string) error {
 	fs := newFlags("ctr tasks start")
 	iof.register(fs)
 	boolFlag(fs, &detach, "start the task and return", "detach", "d")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 1, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := g.connect()
+	c, pos, err := g.open(fs, args, 1, "ID")
 	if err != nil {
 		return err
 	}
@@ -101,14 +84,7 @@ func cmdTasksStart(g *globals, args []string) error {
 // then deletes it: Tasks.Get, (Tasks.ResizePty), Tasks.Wait, Tasks.Delete.
 func cmdTasksAttach(g *globals, args []string) error {
 	fs := newFlags("ctr tasks attach")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 1, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := g.connect()
+	c, pos, err := g.open(fs, args, 1, "ID")
 	if err != nil {
 		return err
 	}
@@ -173,14 +149,7 @@ func cmdTasksResume(g *globals, args []string) error {
 // the command costs one RPC.
 func withTask(g *globals, name string, args []string, do func(context.Context, *client.Task) error) error {
 	fs := newFlags("ctr tasks " + name)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pos, err := needArgs(fs, 1, "ID")
-	if err != nil {
-		return err
-	}
-	c, err := g.connect()
+	c, pos, err := g.open(fs, args, 1, "ID")
 	if err != nil {
 		return err
 	}

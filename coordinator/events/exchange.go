@@ -10,6 +10,7 @@ import (
 	"github.com/gogo/protobuf/proto"
 	"github.com/gogo/protobuf/types"
 
+	"github.com/seedrt/seed/coordinator/filters"
 	"github.com/seedrt/seed/coordinator/nsctx"
 	"github.com/seedrt/seed/errdefs"
 	"github.com/seedrt/seed/shimapi/typeurl"
@@ -39,7 +40,7 @@ type Exchange struct {
 }
 
 type subscription struct {
-	filter filter
+	filter *filters.Filter
 	ch     chan *Envelope
 	errs   chan error
 	stop   func() bool // stops the context.AfterFunc ending the subscription
@@ -98,7 +99,7 @@ func (x *Exchange) Forward(ctx context.Context, env *Envelope) error {
 }
 
 // Subscribe returns the events published from now on that match any of
-// filters (all events without filters; see filter.go for the syntax).
+// filterStrings (all events without any; see filter.go for the fields).
 // A bad filter gives an error wrapping errdefs.ErrInvalidArgument.
 //
 // The subscription ends when ctx is done or when the subscriber falls more
@@ -106,8 +107,8 @@ func (x *Exchange) Forward(ctx context.Context, env *Envelope) error {
 // any (ErrSlowSubscriber, or ctx.Err() unless it is context.Canceled), and
 // is closed, and ch is closed after the events already buffered. Events
 // arrive in publish order, the same order for every subscriber.
-func (x *Exchange) Subscribe(ctx context.Context, filters ...string) (ch <-chan *Envelope, errs <-chan error, err error) {
-	f, err := parseFilters(filters)
+func (x *Exchange) Subscribe(ctx context.Context, filterStrings ...string) (ch <-chan *Envelope, errs <-chan error, err error) {
+	f, err := filters.Parse(filterStrings...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("subscribe: %w", err)
 	}
@@ -119,7 +120,7 @@ func (x *Exchange) Subscribe(ctx context.Context, filters ...string) (ch <-chan 
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, e := range x.backlog {
-		if f.match(e) {
+		if f.Match(e.field) {
 			s.ch <- e // the backlog is never longer than the buffer
 		}
 	}
@@ -145,7 +146,7 @@ func (x *Exchange) broadcast(e *Envelope) {
 		x.backlog = append(x.backlog, e)
 	}
 	for s := range x.subs {
-		if !s.filter.match(e) {
+		if !s.filter.Match(e.field) {
 			continue
 		}
 		select {

@@ -58,3 +58,10 @@ func startSeed(t *testing.T) string {
 	}, "daemon to listen on "+sock)
 	return sock
 }
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return append([]byte("...\n"), b[len(b)-n:]...)
+	}
+	return b
+}

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,21 +32,17 @@ const seedRuntime = "io.containerd.seed.v2"
 const cmdTimeout = 60 * time.Second
 
 // containerd is a private containerd 1.6 daemon: its state, sockets and
-// the stdio FIFOs of our ctr commands live under dir. The shims' runc state
+// the stdio FIFOs of our ctr commands live under Dir. The shims' runc state
 // does not: ctr sends runtime options (and so --runc-root) only for
 // io.containerd.runc.v2, so our shim uses its default runc root
 // /run/containerd/runc/NS, and ctr puts the containers' cgroups under /NS.
 // NS is unique per test run, so neither collides with a system containerd,
 // and both are removed (and must be empty) at the end.
 type containerd struct {
-	dir     string
-	sock    string
+	*testutil.Containerd
 	ns      string
 	fifoDir string
-	logPath string
 	ctrPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
 }
 
 // startContainerd builds our shim, installs it as containerd-shim-seed-v2
@@ -56,99 +51,25 @@ type containerd struct {
 func startContainerd(t *testing.T) *containerd {
 	t.Helper()
 	testutil.RequireRoot(t)
-	containerdPath := testutil.RequireBinary(t, "containerd")
 	ctrPath := testutil.RequireBinary(t, "ctr")
 	testutil.RequireBinary(t, "runc")
 	bins := testutil.BuildBinaries(t)
 
-	dir := testutil.ShortTempDir(t)
-	testutil.CheckNoLeaks(t, dir) // registered first among dir's users, so checked last
-
-	d := &containerd{
-		dir:     dir,
-		sock:    filepath.Join(dir, "c.sock"),
-		ns:      "seedpeer-" + randHex(t, 6),
-		fifoDir: filepath.Join(dir, "fifo"),
-		logPath: filepath.Join(dir, "containerd.log"),
-		ctrPath: ctrPath,
-		exited:  make(chan struct{}),
-	}
-	binDir := filepath.Join(dir, "bin")
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(bins, "containerd-shim"), filepath.Join(binDir, "containerd-shim-seed-v2")); err != nil {
-		t.Fatal(err)
-	}
-	config := fmt.Sprintf(`version = 2
-root = %[1]q
-state = %[2]q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = %[3]q
-
-[ttrpc]
-  address = %[4]q
-
-[debug]
-  address = %[5]q
-  level = "debug"
-
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = %[6]q
-  [plugins."io.containerd.runtime.v1.linux"]
-    runtime_root = %[7]q
-`,
-		filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.sock, d.sock+".ttrpc",
-		filepath.Join(dir, "debug.sock"), filepath.Join(dir, "opt"), filepath.Join(dir, "runc-v1"))
-	configPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logFile, err := os.Create(d.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-
-	d.cmd = exec.Command(containerdPath, "--config", configPath, "--log-level", "debug")
-	d.cmd.Env = append(envWithout(os.Environ(), "PATH"), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
-	d.cmd.Dir = dir
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start containerd: %v", err)
-	}
-	go func() { d.cmd.Wait(); close(d.exited) }()
-
-	// Cleanups run last-registered-first: stop the daemon (after the
-	// containers are gone), then the host-wide leftovers of our unique
-	// namespace, then (earlier registration) the leak check.
+	d := &containerd{ns: "seedpeer-" + randHex(t, 6), ctrPath: ctrPath}
+	// Cleanups run last-registered-first: remove what the test left (while
+	// the daemon runs), stop the daemon, then the host-wide leftovers of our
+	// unique namespace.
 	t.Cleanup(func() { d.removeNamespaceLeftovers(t) })
-	t.Cleanup(func() { d.stop(t) })
-	t.Cleanup(func() {
-		if t.Failed() {
-			d.dumpLog(t)
-		}
+	d.Containerd = testutil.StartContainerd(t, testutil.ContainerdOptions{
+		Plugins: func(dir string) string {
+			return fmt.Sprintf(`  [plugins."io.containerd.runtime.v1.linux"]
+    runtime_root = %q
+`, filepath.Join(dir, "runc-v1"))
+		},
+		Links: map[string]string{"containerd-shim-seed-v2": filepath.Join(bins, "containerd-shim")},
 	})
+	d.fifoDir = filepath.Join(d.Dir, "fifo")
 	t.Cleanup(func() { d.removeAll(t) })
-
-	testutil.WaitFor(t, 20*time.Second, func() bool {
-		select {
-		case <-d.exited:
-			return true
-		default:
-		}
-		_, _, err := d.ctr("version")
-		return err == nil
-	}, "containerd to answer on "+d.sock)
-	select {
-	case <-d.exited:
-		d.dumpLog(t)
-		t.Fatalf("containerd exited at startup: %v", d.cmd.ProcessState)
-	default:
-	}
 	return d
 }
 
@@ -167,7 +88,7 @@ func (d *containerd) ctr(args ...string) (stdout, stderr string, err error) {
 }
 
 func (d *containerd) ctrGlobal() []string {
-	return []string{"--address", d.sock, "--namespace", d.ns}
+	return []string{"--address", d.Address, "--namespace", d.ns}
 }
 
 // mustCtr runs ctr and fails the test unless it exits 0.
@@ -228,7 +149,7 @@ func (d *containerd) shimPIDs(id string) []int {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if hasFlag(args, "-id", id) && (hasFlag(args, "-address", d.sock) || hasFlag(args, "-namespace", d.ns)) {
+		if hasFlag(args, "-id", id) && (hasFlag(args, "-address", d.Address) || hasFlag(args, "-namespace", d.ns)) {
 			if state, ok := procState(pid); ok && state != "Z" {
 				pids = append(pids, pid)
 			}
@@ -265,10 +186,8 @@ func procState(pid int) (string, bool) {
 // removeAll kills and removes whatever tasks and containers a failed test
 // left in the namespace, so the daemon can stop cleanly.
 func (d *containerd) removeAll(t *testing.T) {
-	select {
-	case <-d.exited:
+	if !d.Running() {
 		return
-	default:
 	}
 	out, _, err := d.ctr("containers", "ls", "-q")
 	if err != nil {
@@ -286,23 +205,6 @@ func (d *containerd) removeAll(t *testing.T) {
 		if _, stderr, err := d.ctr("containers", "rm", id); err != nil {
 			t.Errorf("clean up container %s: %v: %s", id, err, stderr)
 		}
-	}
-}
-
-// stop ends containerd with SIGTERM (SIGKILL after 15s).
-func (d *containerd) stop(t *testing.T) {
-	select {
-	case <-d.exited:
-		return
-	default:
-	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-	case <-time.After(15 * time.Second):
-		t.Errorf("containerd did not exit 15s after SIGTERM; killing it")
-		d.cmd.Process.Kill()
-		<-d.exited
 	}
 }
 
@@ -325,19 +227,6 @@ func (d *containerd) removeNamespaceLeftovers(t *testing.T) {
 	}
 }
 
-func (d *containerd) dumpLog(t *testing.T) {
-	b, err := os.ReadFile(d.logPath)
-	if err != nil {
-		t.Logf("containerd log: %v", err)
-		return
-	}
-	const max = 64 << 10
-	if len(b) > max {
-		b = append([]byte("...\n"), b[len(b)-max:]...)
-	}
-	t.Logf("containerd log (%s):\n%s", d.logPath, b)
-}
-
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -352,16 +241,6 @@ func poll(timeout time.Duration, cond func() bool) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return true
-}
-
-func envWithout(env []string, key string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, key+"=") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 func randHex(t *testing.T, n int) string {

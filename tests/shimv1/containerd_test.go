@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,146 +23,52 @@ const cmdTimeout = 60 * time.Second
 
 // containerd is a private containerd 1.6 whose v1 runtime runs our
 // containerd-shim: its state, sockets, runc root (runtime_root) and the
-// FIFOs of our ctr commands live under dir; its namespace is unique, and
+// FIFOs of our ctr commands live under Dir; its namespace is unique, and
 // the cgroups ctr makes under /NS are removed (and must be empty) at the end.
 type containerd struct {
-	t          *testing.T
-	dir        string
-	sock       string
-	ns         string
-	fifoDir    string
-	configPath string
-	logPath    string
-	binPath    string
-	shimPath   string // our containerd-shim
-	ctrPath    string
-	cmd        *exec.Cmd
-	exited     chan struct{}
+	*testutil.Containerd
+	t        *testing.T
+	ns       string
+	fifoDir  string
+	shimPath string // our containerd-shim
+	ctrPath  string
 }
 
 func startContainerd(t *testing.T) *containerd {
 	t.Helper()
 	testutil.RequireRoot(t)
-	containerdPath := testutil.RequireBinary(t, "containerd")
 	ctrPath := testutil.RequireBinary(t, "ctr")
 	testutil.RequireBinary(t, "runc")
 	bins := testutil.BuildBinaries(t)
-	dir := testutil.ShortTempDir(t)
-	testutil.CheckNoLeaks(t, dir) // registered first among dir's users, so checked last
 
 	d := &containerd{
 		t:        t,
-		dir:      dir,
-		sock:     filepath.Join(dir, "c.sock"),
 		ns:       "seedv1-" + randHex(t, 6),
-		fifoDir:  filepath.Join(dir, "fifo"),
-		logPath:  filepath.Join(dir, "containerd.log"),
-		binPath:  containerdPath,
 		shimPath: filepath.Join(bins, "containerd-shim"),
 		ctrPath:  ctrPath,
 	}
-	config := fmt.Sprintf(`version = 2
-root = %[1]q
-state = %[2]q
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = %[3]q
-
-[ttrpc]
-  address = %[4]q
-
-[debug]
-  address = %[5]q
-  level = "debug"
-
-[plugins]
-  [plugins."io.containerd.internal.v1.opt"]
-    path = %[6]q
-  [plugins."io.containerd.runtime.v1.linux"]
-    shim = %[7]q
-    runtime = "runc"
-    runtime_root = %[8]q
-    no_shim = false
-`,
-		filepath.Join(dir, "root"), filepath.Join(dir, "state"), d.sock, d.sock+".ttrpc",
-		filepath.Join(dir, "debug.sock"), filepath.Join(dir, "opt"),
-		d.shimPath, filepath.Join(dir, "runc-v1"))
-	d.configPath = filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(d.configPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
 	// Cleanups run last-registered-first: remove what the test left, stop
-	// the daemon, then the cgroups of our namespace, then the leak check.
+	// the daemon, then the cgroups of our namespace.
 	t.Cleanup(d.removeCgroups)
-	t.Cleanup(d.stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			d.dumpLog()
-		}
+	d.Containerd = testutil.StartContainerd(t, testutil.ContainerdOptions{
+		Plugins: func(dir string) string {
+			return fmt.Sprintf(`  [plugins.%q]
+    shim = %q
+    runtime = "runc"
+    runtime_root = %q
+    no_shim = false
+`, v1Runtime, d.shimPath, filepath.Join(dir, "runc-v1"))
+		},
 	})
+	d.fifoDir = filepath.Join(d.Dir, "fifo")
 	t.Cleanup(d.removeAll)
-	d.start()
 	return d
-}
-
-// start runs containerd and waits until it answers.
-func (d *containerd) start() {
-	t := d.t
-	logFile, err := os.OpenFile(d.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	d.exited = make(chan struct{})
-	d.cmd = exec.Command(d.binPath, "--config", d.configPath, "--log-level", "debug")
-	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
-	d.cmd.Dir = d.dir
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start containerd: %v", err)
-	}
-	cmd, exited := d.cmd, d.exited
-	go func() { cmd.Wait(); close(exited) }()
-	testutil.WaitFor(t, 20*time.Second, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-		}
-		_, _, err := d.ctr("version")
-		return err == nil
-	}, "containerd to answer on "+d.sock)
-	select {
-	case <-exited:
-		d.dumpLog()
-		t.Fatalf("containerd exited at startup: %v", cmd.ProcessState)
-	default:
-	}
-}
-
-// stop ends containerd with SIGTERM (SIGKILL after 15s); shims and
-// containers stay.
-func (d *containerd) stop() {
-	select {
-	case <-d.exited:
-		return
-	default:
-	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-	case <-time.After(15 * time.Second):
-		d.t.Errorf("containerd did not exit 15s after SIGTERM; killing it")
-		d.cmd.Process.Kill()
-		<-d.exited
-	}
 }
 
 func (d *containerd) ctr(args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, d.ctrPath, append([]string{"--address", d.sock, "--namespace", d.ns}, args...)...)
+	cmd := exec.CommandContext(ctx, d.ctrPath, append([]string{"--address", d.Address, "--namespace", d.ns}, args...)...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
@@ -214,7 +119,7 @@ func (d *containerd) waitStatus(id, want string) {
 
 // bundle is where containerd's v1 runtime keeps task id.
 func (d *containerd) bundle(id string) string {
-	return filepath.Join(d.dir, "state", v1Runtime, d.ns, id)
+	return filepath.Join(d.Dir, "state", v1Runtime, d.ns, id)
 }
 
 // shimPid is the pid containerd recorded for task id's shim.
@@ -234,10 +139,8 @@ func (d *containerd) shimPid(id string) int {
 // removeAll kills and removes whatever tasks and containers a failed test
 // left, so the daemon can stop cleanly.
 func (d *containerd) removeAll() {
-	select {
-	case <-d.exited:
+	if !d.Running() {
 		return
-	default:
 	}
 	out, _, err := d.ctr("containers", "ls", "-q")
 	if err != nil {
@@ -272,19 +175,6 @@ func (d *containerd) removeCgroups() {
 	}
 }
 
-func (d *containerd) dumpLog() {
-	b, err := os.ReadFile(d.logPath)
-	if err != nil {
-		d.t.Logf("containerd log: %v", err)
-		return
-	}
-	const max = 64 << 10
-	if len(b) > max {
-		b = append([]byte("...\n"), b[len(b)-max:]...)
-	}
-	d.t.Logf("containerd log (%s):\n%s", d.logPath, b)
-}
-
 // eventStream is a running `ctr events`.
 type eventStream struct {
 	cmd  *exec.Cmd
@@ -296,7 +186,7 @@ type eventStream struct {
 func (d *containerd) events() *eventStream {
 	d.t.Helper()
 	e := &eventStream{out: &buffer{}, done: make(chan struct{})}
-	e.cmd = exec.Command(d.ctrPath, "--address", d.sock, "--namespace", d.ns, "events")
+	e.cmd = exec.Command(d.ctrPath, "--address", d.Address, "--namespace", d.ns, "events")
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
 		d.t.Fatal(err)
@@ -397,18 +287,18 @@ func TestContainerdRunsOurV1Shim(t *testing.T) {
 			t.Fatalf("shim %d of %s: alive %v, binary %q; want our %s running", shim, id, alive(shim), exe, d.shimPath)
 		}
 		// runtime_root is runc's root, per namespace.
-		if !exists(filepath.Join(d.dir, "runc-v1", d.ns, id, "state.json")) {
+		if !exists(filepath.Join(d.Dir, "runc-v1", d.ns, id, "state.json")) {
 			t.Fatalf("runc state of %s not under runtime_root/%s", id, d.ns)
 		}
 		if out := d.mustCtr("task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e1", id, "/bin/echo", "before"); out != "before\n" {
 			t.Fatalf("task exec: %q", out)
 		}
 
-		d.stop()
+		d.Stop()
 		if !alive(shim) || !alive(pid) {
 			t.Fatalf("after containerd stopped: shim alive %v, task alive %v", alive(shim), alive(pid))
 		}
-		d.start()
+		d.Start()
 
 		if status, p := d.taskStatus(id); status != "RUNNING" || p != pid {
 			t.Fatalf("after restart: %s is %q with pid %d, want RUNNING with pid %d", id, status, p, pid)

@@ -4,8 +4,8 @@ import (
 	ptypes "github.com/gogo/protobuf/types"
 
 	api "github.com/seedrt/seed/api/services/containers/v1"
+	"github.com/seedrt/seed/coordinator/filters"
 	"github.com/seedrt/seed/coordinator/metadata"
-	"github.com/seedrt/seed/coordinator/services/containers/filters"
 )
 
 // fromProto converts an API container to a record. Missing parts (no

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	api "github.com/seedrt/seed/api/services/introspection/v1"
-	"github.com/seedrt/seed/coordinator/services/containers/filters"
+	"github.com/seedrt/seed/coordinator/filters"
 	"github.com/seedrt/seed/errdefs"
 )
 

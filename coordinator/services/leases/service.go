@@ -20,9 +20,9 @@ import (
 	"google.golang.org/grpc"
 
 	api "github.com/seedrt/seed/api/services/leases/v1"
+	"github.com/seedrt/seed/coordinator/filters"
 	"github.com/seedrt/seed/coordinator/metadata"
 	"github.com/seedrt/seed/coordinator/nsctx"
-	"github.com/seedrt/seed/coordinator/services/containers/filters"
 	"github.com/seedrt/seed/errdefs"
 )
 

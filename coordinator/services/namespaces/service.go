@@ -17,9 +17,9 @@ import (
 
 	api "github.com/seedrt/seed/api/services/namespaces/v1"
 	"github.com/seedrt/seed/coordinator/events"
+	"github.com/seedrt/seed/coordinator/filters"
 	"github.com/seedrt/seed/coordinator/metadata"
 	"github.com/seedrt/seed/coordinator/nsctx"
-	"github.com/seedrt/seed/coordinator/services/containers/filters"
 	"github.com/seedrt/seed/errdefs"
 	eventtypes "github.com/seedrt/seed/shimapi/events"
 )

@@ -94,6 +94,8 @@ func TestParseErrors(t *testing.T) {
 		"==a", "id==", "id=a", "id<>a", "id==a,", ",id==a", "id==a b", "id.==a",
 		`labels."unterminated==a`, `id=="bad\q"`, "id~=(", "id~=/unterminated",
 		"id==a,,id==b", "lab els==a", "labels.\"k\"x==a",
+		"id===a", "id=!a", "id..a", "id.", "id-x==a", "id==\xff",
+		`id==/a/,labels.app~="["`,
 	} {
 		_, err := Parse("id==ok", s)
 		if !errdefs.IsInvalidArgument(err) {

@@ -1,5 +1,7 @@
-// Package filters parses and evaluates the list filters of containerd's API,
-// e.g. `id==c1`, `labels."app.kind"==web,runtime.name~=runc`.
+// Package filters parses and evaluates the filters of containerd's API: the
+// list filters of containers, leases, namespaces and introspection, e.g.
+// `id==c1`, `labels."app.kind"==web,runtime.name~=runc`, and the event
+// subscription filters, e.g. `namespace==default,topic~="^/tasks/"`.
 //
 // A filter string is a comma-separated list of selectors, all of which must
 // match (an AND); a request's list of filter strings matches an object if
@@ -15,7 +17,8 @@
 //
 // Without an operator the selector tests that the field is present. As in
 // containerd, "!=" and "~=" compare the field's value even when the field is
-// absent (as ""), and "==" requires the field to be present.
+// absent (as ""), and "==" requires the field to be present. A "~=" regexp
+// is unanchored. A filter must be valid UTF-8.
 //
 // What a field path means is up to the caller, through a Fields function.
 package filters

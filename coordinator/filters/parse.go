@@ -19,6 +19,9 @@ type parser struct {
 
 func parse(s string) ([]selector, error) {
 	p := &parser{in: s}
+	if !utf8.ValidString(s) {
+		return nil, p.errorf("not valid UTF-8")
+	}
 	var sels []selector
 	for {
 		sel, err := p.selector()
@@ -49,6 +52,8 @@ func (p *parser) selector() (selector, error) {
 	if err != nil {
 		return selector{}, err
 	}
+	p.skipSpace()
+	start := p.pos
 	value, err := p.value(op == opMatches)
 	if err != nil {
 		return selector{}, err
@@ -56,6 +61,7 @@ func (p *parser) selector() (selector, error) {
 	sel := selector{path: path, op: op, value: value}
 	if op == opMatches {
 		if sel.re, err = regexp.Compile(value); err != nil {
+			p.pos = start
 			return selector{}, p.errorf("invalid regular expression %q: %v", value, err)
 		}
 	}
@@ -92,20 +98,22 @@ func (p *parser) field() (string, error) {
 	return p.in[start:p.pos], nil
 }
 
+var operators = map[string]operator{"==": opEqual, "!=": opNotEqual, "~=": opMatches}
+
+// operator reads one of the operators; one followed by another operator
+// character (e.g. "===") is refused rather than read as part of the value.
 func (p *parser) operator() (operator, error) {
-	for _, o := range []struct {
-		text string
-		op   operator
-	}{{"==", opEqual}, {"!=", opNotEqual}, {"~=", opMatches}} {
-		if p.consume(o.text) {
-			return o.op, nil
+	if p.pos+2 <= len(p.in) {
+		op, ok := operators[p.in[p.pos:p.pos+2]]
+		if ok && (p.pos+2 == len(p.in) || !strings.ContainsRune("=!~", rune(p.in[p.pos+2]))) {
+			p.pos += 2
+			return op, nil
 		}
 	}
 	return 0, p.errorf(`expected an operator ("==", "!=" or "~=")`)
 }
 
 func (p *parser) value(altQuotes bool) (string, error) {
-	p.skipSpace()
 	switch c := p.peek(); {
 	case c == '"':
 		return p.quoted()
