@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -192,8 +193,19 @@ func (i *IO) copyOutput(ctx context.Context, path string, dst io.Writer) error {
 	i.output.Add(1)
 	go func() {
 		defer i.output.Done()
-		copyBuffer(dst, f)
+		_, err := copyBufferErr(dst, f)
 		f.Close()
+		if errors.Is(err, fifo.ErrReadClosed) {
+			// The open was abandoned (IO.Wait), maybe after a writer had
+			// come and gone: what it wrote is still in the pipe.
+			copyBuffer(dst, holder)
+		}
 	}()
 	return nil
+}
+
+func copyBufferErr(dst io.Writer, src io.Reader) (int64, error) {
+	bp := buffers.Get().(*[]byte)
+	defer buffers.Put(bp)
+	return io.CopyBuffer(dst, src, *bp)
 }

@@ -24,7 +24,8 @@ type stdinFIFO struct {
 	mu      sync.Mutex
 	f       *os.File
 	opening bool
-	closing bool
+	closing bool // CloseIO: read what is there, then stop
+	stopped bool // stop now, discard the rest
 }
 
 var errStdinClosed = errors.New("stdin closed")
@@ -32,7 +33,7 @@ var errStdinClosed = errors.New("stdin closed")
 // open waits for a writer and returns the FIFO, or errStdinClosed.
 func (s *stdinFIFO) open() (*os.File, error) {
 	s.mu.Lock()
-	if s.closing {
+	if s.closing || s.stopped {
 		s.mu.Unlock()
 		return nil, errStdinClosed
 	}
@@ -48,9 +49,14 @@ func (s *stdinFIFO) open() (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.closing {
+	if s.stopped {
 		f.Close()
 		return nil, errStdinClosed
+	}
+	if s.closing {
+		// CloseIO came while a client was connecting: what it wrote
+		// before is still read.
+		f.SetReadDeadline(time.Now().Add(closeGrace))
 	}
 	s.f = f
 	return f, nil
@@ -72,7 +78,7 @@ func (s *stdinFIFO) closeInput() {
 func (s *stdinFIFO) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closing = true
+	s.stopped = true
 	if s.f != nil {
 		s.f.Close()
 	}

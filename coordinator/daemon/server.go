@@ -84,19 +84,18 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 		Runtimes:       cfg.Runtime.Runtimes,
 	}, d.exchange)
 
-	// Shims forward events as soon as they are reconnected: listen on the
-	// ttrpc address before recovering.
+	// Listen on the events address before recovering (shims dial it as soon
+	// as they are reconnected); serve it once recovery has registered tasks.
 	if d.ttrpcL, err = listenUnix(cfg.TTRPC.Address); err != nil {
 		return nil, err
 	}
 	if d.ttrpc, err = ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(recoverTTRPC)); err != nil {
 		return nil, err
 	}
-	eventsvc.RegisterTTRPC(d.ttrpc, d.exchange, nil)
+	eventsvc.RegisterTTRPC(d.ttrpc, d.exchange, d.runtime.FilterForward)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	d.stopWatch = stopWatch
 	go d.runtime.WatchExits(watchCtx, d.exchange)
-	go d.ttrpc.Serve(context.Background(), d.ttrpcL)
 
 	if d.grpcL, err = listenUnix(cfg.GRPC.Address); err != nil {
 		return nil, err
@@ -109,6 +108,9 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	// Shims forward events from here on: every task they may name is known
+	// (registered by Recover) and the backlog is open.
+	go d.ttrpc.Serve(context.Background(), d.ttrpcL)
 	go func() {
 		<-recovered
 		time.AfterFunc(backlogGrace, d.exchange.CloseBacklog)

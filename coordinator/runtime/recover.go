@@ -146,10 +146,10 @@ func (m *Manager) reconnect(t *Task) bool {
 		return true
 	}
 	t.pid = st.Pid
-	if st.Status == tasktypes.StatusStopped && !isOurShim(t.Bundle) {
+	if st.Status == tasktypes.StatusStopped && !isOurShim(t.Bundle) && t.claimExit() {
 		// containerd's shims drop events after a few retries: an exit
-		// while we were down may never have been sent.
-		t.sawExit()
+		// while we were down may never have been sent. (If it still is,
+		// FilterForward drops it.)
 		m.publish(t.Namespace, "/tasks/exit", &shimevents.TaskExit{ContainerID: t.ID, ID: t.ID,
 			Pid: st.Pid, ExitStatus: st.ExitStatus, ExitedAt: st.ExitedAt})
 	}
@@ -206,4 +206,20 @@ func (m *Manager) noteExit(ns string, event *ptypes.Any) {
 	if t != nil {
 		t.sawExit()
 	}
+}
+
+// FilterForward drops a forwarded init exit that was already reported (by
+// the daemon at recovery, or by an earlier try of the same shim).
+func (m *Manager) FilterForward(_ context.Context, env *events.Envelope, _ uint64) bool {
+	if env.Topic != "/tasks/exit" || env.Event == nil {
+		return true
+	}
+	var ev shimevents.TaskExit
+	if err := typeurl.UnmarshalTo(env.Event, &ev); err != nil || ev.ID != ev.ContainerID {
+		return true
+	}
+	m.mu.Lock()
+	t := m.tasks[key(env.Namespace, ev.ContainerID)]
+	m.mu.Unlock()
+	return t == nil || t.claimExit()
 }

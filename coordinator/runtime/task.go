@@ -116,6 +116,16 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 	return resp, nil
 }
 
+// claimExit marks the init's exit as reported and tells whether it was not
+// already: the one place that decides an exit is reported once.
+func (t *Task) claimExit() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	first := !t.exited
+	t.exited = true
+	return first
+}
+
 // sawExit records that the shim published the init's exit.
 func (t *Task) sawExit() {
 	t.mu.Lock()
@@ -130,7 +140,6 @@ func (t *Task) sawExit() {
 func (t *Task) onShimClosed() {
 	t.mu.Lock()
 	expected := t.deleting
-	exited := t.exited
 	t.mu.Unlock()
 	if expected || t.m.isClosing() {
 		return
@@ -145,7 +154,7 @@ func (t *Task) onShimClosed() {
 	t.mu.Lock()
 	t.dead = &deadShim{id: t.ID, exit: resp}
 	t.mu.Unlock()
-	if !exited {
+	if t.claimExit() {
 		t.m.publish(t.Namespace, "/tasks/exit", ev)
 	}
 	t.closeLog()

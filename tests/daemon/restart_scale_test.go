@@ -75,10 +75,10 @@ func TestRestartAtScale(t *testing.T) {
 
 func restartAtScale(t *testing.T, runtime string, env ...string) {
 	began := time.Now()
+	removeNamespaceCgroups(t, scaleNS)
 	d := startDaemon(t, env...)
 	rootfs := testutil.SharedBusyboxRootfs(t)
 	fifoDir := filepath.Join(d.dir, "fifo")
-	removeNamespaceCgroups(t, scaleNS)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := d.client(t, scaleNS)
@@ -185,36 +185,51 @@ func restartAtScale(t *testing.T, runtime string, env ...string) {
 	restarted := time.Now()
 	d.start()
 	c = d.client(t, scaleNS)
-	exits := collectExits(t, ctx, c, exitFilter)
-	testutil.WaitFor(t, 30*time.Second, func() bool {
-		for _, id := range victims {
-			if exits.count(id, "") == 0 {
-				return false
+	// Two subscribers: one at once, one that connects once every exit was
+	// delivered (shims retry within 2s), as a client that reconnects a
+	// while later: it gets them from the daemon's backlog.
+	early := collectExits(t, ctx, c, exitFilter)
+	allExits := func(l *exitLog) func() bool {
+		return func() bool {
+			for _, id := range victims {
+				if l.count(id, "") == 0 {
+					return false
+				}
 			}
+			return true
 		}
-		return true
-	}, "the exits of the containers killed while the daemon was down, by a subscriber after the restart")
+	}
+	testutil.WaitFor(t, 30*time.Second, allExits(early),
+		"the exits of the containers killed while the daemon was down, by a subscriber after the restart")
 	t.Logf("all %d exits of the killed containers delivered %v after the restart", len(victims), time.Since(restarted).Round(time.Millisecond))
+	time.Sleep(time.Until(restarted.Add(4 * time.Second)))
+	exits := collectExits(t, ctx, c, exitFilter)
+	lateAt := time.Since(restarted)
+	testutil.WaitFor(t, 5*time.Second, allExits(exits),
+		fmt.Sprintf("the exits of the containers killed while the daemon was down, by a subscriber %v after the restart", lateAt.Round(time.Millisecond)))
 	time.Sleep(3 * time.Second) // duplicates, and exits of containers that did not die, would show by now
-	if got := exits.snapshot(); !sameExits(got, victims, 137) {
-		t.Fatalf("exits after the restart: %v\nwant exactly one each, status 137, for %v", got, victims)
+	for _, l := range []*exitLog{early, exits} {
+		if got := l.snapshot(); !sameExits(got, victims, 137) {
+			t.Errorf("exits seen by the subscriber %v after the restart: %v\nwant exactly one each, status 137, for %v\narrivals since subscribing:\n%s",
+				l.start.Sub(restarted).Round(time.Millisecond), got, victims, l)
+		}
 	}
 
 	// The 40 others run, and the 10 are stopped with 137.
+	var wrong []string
 	for _, sc := range ctrs {
 		st, err := c.Task(sc.id).Status(ctx)
-		if err != nil {
-			t.Fatalf("status of %s: %v", sc.id, err)
-		}
 		switch {
+		case err != nil:
+			wrong = append(wrong, fmt.Sprintf("%s: %v", sc.id, err))
 		case sc.victim && (st.State != client.Stopped || st.ExitStatus != 137):
-			t.Errorf("%s, killed while the daemon was down: %s with %d, want STOPPED with 137", sc.id, st.State, st.ExitStatus)
+			wrong = append(wrong, fmt.Sprintf("%s, killed while the daemon was down: %s with %d, want STOPPED with 137", sc.id, st.State, st.ExitStatus))
 		case !sc.victim && (st.State != client.Running || st.Pid != sc.pid):
-			t.Errorf("%s: %s pid %d, want RUNNING pid %d", sc.id, st.State, st.Pid, sc.pid)
+			wrong = append(wrong, fmt.Sprintf("%s: %s pid %d, want RUNNING pid %d", sc.id, st.State, st.Pid, sc.pid))
 		}
 	}
-	if t.Failed() {
-		t.FailNow()
+	if len(wrong) > 0 {
+		t.Fatalf("after the restart:\n%s", strings.Join(wrong, "\n"))
 	}
 	for _, id := range victims {
 		task, err := c.LoadTask(ctx, id, nil)
@@ -329,17 +344,25 @@ func restartAtScale(t *testing.T, runtime string, env ...string) {
 	if cs, err := c.Containers(ctx); err != nil || len(cs) != 0 {
 		t.Errorf("containers left after deleting everything: %d, %v", len(cs), err)
 	}
-	testutil.WaitFor(t, 10*time.Second, func() bool {
-		for _, sc := range ctrs {
-			if exits.count(sc.id, "") == 0 || sc.kind == kindExec && exits.count(sc.id, scaleExecID) == 0 {
-				return false
+	for _, l := range []*exitLog{early, exits} {
+		testutil.WaitFor(t, 10*time.Second, func() bool {
+			for _, sc := range ctrs {
+				if l.count(sc.id, "") == 0 || sc.kind == kindExec && l.count(sc.id, scaleExecID) == 0 {
+					return false
+				}
+			}
+			return true
+		}, "an exit event for every process")
+		var dups []string
+		for k, sts := range l.snapshot() {
+			if len(sts) != 1 {
+				dups = append(dups, fmt.Sprintf("%s: %v", k, sts))
 			}
 		}
-		return true
-	}, "an exit event for every process")
-	for k, sts := range exits.snapshot() {
-		if len(sts) != 1 {
-			t.Errorf("%d exit events for %s: %v", len(sts), k, sts)
+		if len(dups) > 0 {
+			sort.Strings(dups)
+			t.Errorf("the subscriber %v after the restart saw more than one exit event for:\n%s\nevery exit it saw:\n%s",
+				l.start.Sub(restarted).Round(time.Millisecond), strings.Join(dups, "\n"), l)
 		}
 	}
 	checkNothingLeft(t, d, scaleNS, fifoDir, ctrs)
@@ -379,7 +402,7 @@ func execEcho(t *testing.T, ctx context.Context, c *client.Client, fifoDir strin
 }
 
 // attachTerminal attaches to the shell of task id through the FIFOs it was
-// created with, runs a command in it, then kills and deletes it.
+// created with, runs a command in it, then kills it and deletes the task.
 func attachTerminal(t *testing.T, ctx context.Context, c *client.Client, id string) {
 	t.Helper()
 	in, input := io.Pipe()
@@ -416,9 +439,6 @@ func attachTerminal(t *testing.T, ctx context.Context, c *client.Client, id stri
 	if _, err := task.Delete(ctx); err != nil {
 		t.Errorf("delete %s: %v", id, err)
 	}
-	if err := c.Container(id).Delete(ctx); err != nil {
-		t.Errorf("delete container %s: %v", id, err)
-	}
 }
 
 // checkNothingLeft checks, after every task and container was deleted, that
@@ -452,8 +472,9 @@ func checkNothingLeft(t *testing.T, d *daemon, ns, fifoDir string, ctrs []*scale
 	}) {
 		t.Errorf("left behind besides the daemon: %v", leaks)
 	}
-	if z := zombiesOf(d.cmd.Process.Pid); len(z) > 0 {
-		t.Errorf("zombie children of the daemon: %v", z)
+	var zombies []int
+	if !pollFor(5*time.Second, func() bool { zombies = zombiesOf(d.cmd.Process.Pid); return len(zombies) == 0 }) {
+		t.Errorf("zombie children of the daemon: %v", zombies)
 	}
 	for _, dir := range []string{
 		filepath.Join(d.dir, "state", "tasks", ns), // bundles
@@ -468,25 +489,46 @@ func checkNothingLeft(t *testing.T, d *daemon, ns, fifoDir string, ctrs []*scale
 			t.Errorf("left in %s: %v", dir, names)
 		}
 	}
-	removeNamespaceCgroups(t, ns)
+	if left := childCgroups(ns); len(left) > 0 {
+		t.Errorf("cgroups left: %v", left)
+	}
 }
 
-// removeNamespaceCgroups removes the namespace's parent cgroups, which
-// must be empty (runc removes each container's), now and when t ends.
+// removeNamespaceCgroups removes, when t ends, the namespace's parent
+// cgroups, which must be empty by then: runc removes each container's.
+// Call it before startDaemon, so that it runs after the daemon's cleanup.
 func removeNamespaceCgroups(t *testing.T, ns string) {
-	remove := func() {
-		cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
-		if p := filepath.Join("/sys/fs/cgroup", ns); exists(p) {
-			cgroups = append(cgroups, p)
-		}
-		for _, p := range cgroups {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	t.Cleanup(func() {
+		for _, p := range namespaceCgroups(ns) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) && !t.Failed() {
 				t.Errorf("remove cgroup %s: %v", p, err)
 			}
 		}
+	})
+}
+
+// namespaceCgroups lists the parent cgroups of namespace ns (cgroup v1
+// hierarchies and v2).
+func namespaceCgroups(ns string) []string {
+	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
+	if p := filepath.Join("/sys/fs/cgroup", ns); exists(p) {
+		cgroups = append(cgroups, p)
 	}
-	remove()
-	t.Cleanup(remove)
+	return cgroups
+}
+
+// childCgroups lists the cgroups left under the namespace's.
+func childCgroups(ns string) []string {
+	var out []string
+	for _, p := range namespaceCgroups(ns) {
+		entries, _ := os.ReadDir(p)
+		for _, e := range entries {
+			if e.IsDir() {
+				out = append(out, filepath.Join(p, e.Name()))
+			}
+		}
+	}
+	return out
 }
 
 func exists(p string) bool {
@@ -520,9 +562,11 @@ func zombiesOf(pid int) []int {
 
 // exitLog collects the /tasks/exit events a subscriber receives.
 type exitLog struct {
-	mu   sync.Mutex
-	seen map[string][]uint32 // "container" or "container/exec" → statuses
-	errs []string
+	mu    sync.Mutex
+	start time.Time
+	seen  map[string][]uint32 // "container" or "container/exec" → statuses
+	log   []string            // every exit with its arrival, for failures
+	errs  []string
 }
 
 func exitKey(ctr, exec string) string {
@@ -534,7 +578,7 @@ func exitKey(ctr, exec string) string {
 
 // collectExits subscribes and records every exit until the test ends.
 func collectExits(t *testing.T, ctx context.Context, c *client.Client, filter string) *exitLog {
-	l := &exitLog{seen: map[string][]uint32{}}
+	l := &exitLog{seen: map[string][]uint32{}, start: time.Now()}
 	sctx, cancel := context.WithCancel(ctx)
 	envs, errs := c.Subscribe(sctx, filter)
 	done := make(chan struct{})
@@ -548,6 +592,8 @@ func collectExits(t *testing.T, ctx context.Context, c *client.Client, filter st
 				if ok {
 					k := exitKey(ev.ContainerID, ev.ID)
 					l.seen[k] = append(l.seen[k], ev.ExitStatus)
+					l.log = append(l.log, fmt.Sprintf("+%v %s pid %d status %d exited %s",
+						time.Since(l.start).Round(time.Millisecond), k, ev.Pid, ev.ExitStatus, ev.ExitedAt.Format("15:04:05.000")))
 				} else {
 					l.errs = append(l.errs, fmt.Sprintf("%s: %T", env.Topic, env.Event))
 				}
@@ -578,6 +624,13 @@ func (l *exitLog) count(ctr, exec string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.seen[exitKey(ctr, exec)])
+}
+
+// String lists every exit received, with when it arrived.
+func (l *exitLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.log, "\n")
 }
 
 func (l *exitLog) snapshot() map[string][]uint32 {
