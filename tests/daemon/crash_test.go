@@ -70,7 +70,13 @@ func TestCrashConsistency(t *testing.T) {
 			d.env = d.env[:len(d.env)-1]
 			d.start()
 
-			status := taskStatus(t, d, ctr, "c")
+			// A task being recovered is listed UNKNOWN until its shim is
+			// found again (or found gone).
+			var status string
+			testutil.WaitFor(t, 10*time.Second, func() bool {
+				status = taskStatus(t, d, ctr, "c")
+				return status != "UNKNOWN"
+			}, "recovery of task c to finish")
 			if status != tc.taskAfter {
 				t.Fatalf("after restart the task is %q, want %q", status, tc.taskAfter)
 			}
