@@ -76,7 +76,7 @@ trap 'exit 130' INT TERM
 
 # Our shim, named as containerd looks for runtime io.containerd.seed.v2.
 mkdir -p "$TMP/bin"
-(cd "$REPO" && go build -o "$TMP/bin/containerd-shim-seed-v2" ./cmd/containerd-shim)
+(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$TMP/bin/containerd-shim-seed-v2" ./cmd/containerd-shim)  # as make build does
 
 # A minimal busybox rootfs; the runs don't write to it, so all share it.
 R=$TMP/rootfs

@@ -116,8 +116,12 @@ func (db *DB) Close() error {
 	return nil
 }
 
+// update runs fn in a write transaction. Concurrent writers share one
+// transaction, and so one fsync (bbolt's Batch): starting many containers at
+// once would otherwise queue on one fsync each. fn may run more than once,
+// so it must only act through tx.
 func (db *DB) update(fn func(tx *bolt.Tx) error) error {
-	return closedErr(db.bolt.Update(fn))
+	return closedErr(db.bolt.Batch(fn))
 }
 
 func (db *DB) view(fn func(tx *bolt.Tx) error) error {
