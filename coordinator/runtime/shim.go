@@ -76,7 +76,7 @@ func (m *Manager) launchOurShim(t *Task) (string, error) {
 		return "", fmt.Errorf("launch shim: %w", err)
 	}
 	if p != nil {
-		go p.Wait() // reap it, should it end while we run
+		reapInBackground(p)
 	}
 	return address, nil
 }

@@ -103,7 +103,7 @@ func (m *Manager) startV1(rt runtime, t *Task) (string, error) {
 		os.Remove(path)
 		return "", fmt.Errorf("start v1 shim %s: %w", rt.Shim, err)
 	}
-	go cmd.Wait() // reap it should it die while we run
+	reapInBackground(cmd.Process)
 	address := "unix://" + path
 	if err := os.WriteFile(filepath.Join(t.Bundle, addressFile), []byte(address), 0o600); err != nil {
 		cmd.Process.Kill()
