@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -58,8 +59,13 @@ var (
 
 // DB is an open metadata store. Its methods are safe for concurrent use.
 type DB struct {
-	bolt *bolt.DB
+	bolt    *bolt.DB
+	writers atomic.Int32 // writes under way, to batch only when they contend
 }
+
+// batchDelay is how long a contended write waits for others to share its
+// transaction.
+const batchDelay = 2 * time.Millisecond
 
 // Open opens, creating it if needed, the store in the file at path. It
 // fails wrapping ErrLocked if another process has the file open, and wrapping
@@ -69,6 +75,9 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open metadata store: %w", err)
 	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
+	if bdb != nil {
+		bdb.MaxBatchDelay = batchDelay
+	}
 	if errors.Is(err, bberrors.ErrTimeout) {
 		return nil, fmt.Errorf("open metadata store %s: %w", path, ErrLocked)
 	}
@@ -116,11 +125,16 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// update runs fn in a write transaction. Concurrent writers share one
-// transaction, and so one fsync (bbolt's Batch): starting many containers at
-// once would otherwise queue on one fsync each. fn may run more than once,
-// so it must only act through tx.
+// update runs fn in a write transaction. A lone writer commits at once;
+// writers that arrive while another is committing share one transaction,
+// and so one fsync (bbolt's Batch), instead of queueing for one fsync each
+// when many containers start at once. fn may run more than once, so it
+// must only act through tx.
 func (db *DB) update(fn func(tx *bolt.Tx) error) error {
+	defer db.writers.Add(-1)
+	if db.writers.Add(1) == 1 {
+		return closedErr(db.bolt.Update(fn))
+	}
 	return closedErr(db.bolt.Batch(fn))
 }
 
