@@ -104,15 +104,19 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 	// happened while the daemon was down: keep events for them until a
 	// while after every shim has been found again.
 	d.exchange.OpenBacklog()
+	recoverStart := time.Now()
 	recovered, err := d.runtime.Recover(d.db)
 	if err != nil {
 		return nil, err
 	}
+	registered := time.Since(recoverStart)
 	// Shims forward events from here on: every task they may name is known
 	// (registered by Recover) and the backlog is open.
 	go d.ttrpc.Serve(context.Background(), d.ttrpcL)
 	go func() {
 		<-recovered
+		fmt.Fprintf(os.Stderr, "recovery: tasks registered in %v, all shims found again in %v\n",
+			registered.Round(time.Millisecond), time.Since(recoverStart).Round(time.Millisecond))
 		time.AfterFunc(backlogGrace, d.exchange.CloseBacklog)
 	}()
 	d.grpc = grpc.NewServer(

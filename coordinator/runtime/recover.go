@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +25,7 @@ import (
 var errAlreadyDeleted = errors.New("task already deleted")
 
 // recoverParallel bounds how many shims are reconnected at once.
-const recoverParallel = 16
+const recoverParallel = 128
 
 // Recover finds the shims of a previous daemon. It registers every task
 // whose bundle exists at once, so the API never reports a task missing
@@ -129,15 +131,27 @@ func (m *Manager) reconnect(t *Task) bool {
 	if err != nil {
 		return false
 	}
+	if _, err := os.Stat(filepath.Join(t.Bundle, deletedMarker)); err == nil {
+		// Deleted, but the daemon died before the shim was shut down.
+		t.shutdownShim()
+		return false
+	}
+	if isOurShim(t.Bundle) && t.rec.Protocol != ProtocolV1 {
+		// Our shim had the task if runc wrote its pid; no need to wake
+		// every shim with a request (1000 of them add up).
+		pid, err := readPid(filepath.Join(t.Bundle, "init.pid"))
+		if err != nil {
+			t.shutdownShim()
+			return false
+		}
+		t.pid = pid
+		return true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	st, err := t.shim.task.State(ctx, &task.StateRequest{ID: t.ID})
 	cancel()
 	if errdefs.IsNotFound(errdefs.FromGRPC(err)) {
-		t.mu.Lock()
-		t.deleting = true
-		t.mu.Unlock()
-		t.shim.task.Shutdown(context.Background(), &task.ShutdownRequest{ID: t.ID, Now: true})
-		t.shim.close()
+		t.shutdownShim()
 		return false
 	}
 	if err != nil {
@@ -222,4 +236,27 @@ func (m *Manager) FilterForward(_ context.Context, env *events.Envelope, _ uint6
 	t := m.tasks[key(env.Namespace, ev.ContainerID)]
 	m.mu.Unlock()
 	return t == nil || t.claimExit()
+}
+
+// shutdownShim ends a shim that serves no task (any more).
+func (t *Task) shutdownShim() {
+	t.mu.Lock()
+	t.deleting = true
+	t.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.shim.task.Shutdown(ctx, &task.ShutdownRequest{ID: t.ID, Now: true})
+	cancel()
+	t.shim.close()
+}
+
+func readPid(path string) (uint32, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil || pid == 0 {
+		return 0, fmt.Errorf("bad pid file %s", path)
+	}
+	return uint32(pid), nil
 }
