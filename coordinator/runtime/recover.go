@@ -52,7 +52,9 @@ func (m *Manager) Recover(db *metadata.DB) (done <-chan struct{}, err error) {
 				continue // no task
 			}
 			t := &Task{m: m, Namespace: ns.Name, ID: c.ID, Bundle: bundle, ready: make(chan struct{})}
+			m.mu.Lock()
 			m.tasks[key(ns.Name, c.ID)] = t
+			m.mu.Unlock()
 			pending = append(pending, t)
 		}
 		m.removeOrphanBundles(ns.Name, known)

@@ -103,16 +103,17 @@ func (m *Manager) startV1(rt runtime, t *Task) (string, error) {
 		os.Remove(path)
 		return "", fmt.Errorf("start v1 shim %s: %w", rt.Shim, err)
 	}
-	reapInBackground(cmd.Process)
 	address := "unix://" + path
-	if err := os.WriteFile(filepath.Join(t.Bundle, addressFile), []byte(address), 0o600); err != nil {
+	err = os.WriteFile(filepath.Join(t.Bundle, addressFile), []byte(address), 0o600)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(t.Bundle, shimPidFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
+	}
+	if err != nil {
 		cmd.Process.Kill()
+		cmd.Wait()
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(t.Bundle, shimPidFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
-		cmd.Process.Kill()
-		return "", err
-	}
+	reapInBackground(cmd.Process)
 	return address, nil
 }
 
