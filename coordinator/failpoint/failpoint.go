@@ -5,6 +5,7 @@ package failpoint
 import (
 	"os"
 	"syscall"
+	"time"
 )
 
 // Env names the failpoint to trigger; unset in normal runs.
@@ -17,5 +18,16 @@ func Hit(name string) {
 	if armed != "" && armed == name {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {} // SIGKILL is not synchronous
+	}
+}
+
+// SlowDown is how long Pause waits when its failpoint is armed.
+const SlowDown = 2 * time.Second
+
+// Pause sleeps SlowDown if name is the armed failpoint, to hold an
+// operation in the middle where a test wants to look at it.
+func Pause(name string) {
+	if armed != "" && armed == name {
+		time.Sleep(SlowDown)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	ptypes "github.com/gogo/protobuf/types"
 
 	"github.com/seedrt/seed/coordinator/events"
+	"github.com/seedrt/seed/coordinator/failpoint"
 	"github.com/seedrt/seed/coordinator/metadata"
 	"github.com/seedrt/seed/errdefs"
 	shimevents "github.com/seedrt/seed/shimapi/events"
@@ -80,6 +81,7 @@ func (m *Manager) Recover(db *metadata.DB) (done <-chan struct{}, err error) {
 // recoverTask reconnects to one shim, or cleans up after it, and then
 // marks t ready (or gone).
 func (m *Manager) recoverTask(t *Task) {
+	failpoint.Pause("recover-task")
 	ns, id, bundle := t.Namespace, t.ID, t.Bundle
 	rec, err := readBundleRecord(bundle)
 	if errors.Is(err, errNewerFormat) {

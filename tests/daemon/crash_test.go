@@ -167,3 +167,31 @@ func shimPid(t *testing.T, marker, id string) int {
 	t.Fatalf("no shim for %s", id)
 	return 0
 }
+
+// The API answers while recovery runs: a task not yet recovered is listed
+// UNKNOWN, not missing, and a call on it waits for it.
+func TestAPIAnswersDuringRecovery(t *testing.T) {
+	ctr := testutil.RequireBinary(t, "ctr")
+	d := startDaemon(t)
+	d.mustCtr(ctr, "slow", "run", "-d", "--fifo-dir", filepath.Join(d.dir, "fifo"), "--rootfs", testutil.BusyboxRootfs(t), "r1", "/bin/sleep", "300")
+	d.stop(syscall.SIGKILL)
+	d.env = append(d.env, failpoint.Env+"=recover-task") // each task's recovery is held 2 s
+	d.start()
+	d.env = d.env[:len(d.env)-1]
+
+	out := d.mustCtr(ctr, "slow", "task", "ls")
+	if !strings.Contains(out, "r1") || !strings.Contains(out, "UNKNOWN") {
+		t.Fatalf("task ls during recovery:\n%s", out)
+	}
+	conn := d.dial()
+	defer conn.Close()
+	start := time.Now()
+	resp, err := tasksapi.NewTasksClient(conn).Get(nsctx.Outgoing(context.Background(), "slow"), &tasksapi.GetRequest{ContainerID: "r1"})
+	if err != nil {
+		t.Fatalf("get during recovery: %v", err)
+	}
+	if resp.Process.Status.String() != "RUNNING" {
+		t.Fatalf("recovered task is %v", resp.Process.Status)
+	}
+	t.Logf("Get waited %v for the task's recovery", time.Since(start).Round(time.Millisecond))
+}
