@@ -140,4 +140,7 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, time.Now().UTC().Format(time.RFC3339Nano)+" "+format+"\n", args...)
 }
 
-var background = context.Background
+// runcContext is what runc commands run under: not the request's context,
+// so a client that hangs up cannot kill runc halfway through a create or a
+// delete and leave the container half made.
+func runcContext() context.Context { return context.Background() }

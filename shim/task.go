@@ -63,7 +63,7 @@ func (s *Service) Create(ctx context.Context, r *task.CreateTaskRequest) (_ *tas
 	c.mounted = len(r.Rootfs) > 0
 	defer func() {
 		if retErr != nil {
-			if err := c.cleanup(background()); err != nil {
+			if err := c.cleanup(runcContext()); err != nil {
 				logf("clean up failed create of %s: %v", r.ID, err)
 			}
 		}
@@ -72,7 +72,7 @@ func (s *Service) Create(ctx context.Context, r *task.CreateTaskRequest) (_ *tas
 	c.init = newProcess(c, "", stdio.Streams{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr, Terminal: r.Terminal})
 	pidFile := filepath.Join(bundle, initPidFile)
 	pid, err := s.startProcess(c.init, pidFile, func(rio runc.IO, sock *runc.Socket) error {
-		err := c.runc.Create(background(), r.ID, bundle, &runc.CreateOpts{
+		err := c.runc.Create(runcContext(), r.ID, bundle, &runc.CreateOpts{
 			IO:            rio,
 			PidFile:       pidFile,
 			ConsoleSocket: consoleSocket(sock),
@@ -146,7 +146,7 @@ func (s *Service) Start(ctx context.Context, r *task.StartRequest) (*task.StartR
 		return nil, fmt.Errorf("process %s is %s, cannot start: %w", p.name(), st, errdefs.ErrFailedPrecondition)
 	}
 	if r.ExecID == "" {
-		if err := c.runc.Start(background(), c.id); err != nil {
+		if err := c.runc.Start(runcContext(), c.id); err != nil {
 			return nil, c.runcError("start", err)
 		}
 		pid, _, _ := p.exitInfo()
@@ -156,7 +156,7 @@ func (s *Service) Start(ctx context.Context, r *task.StartRequest) (*task.StartR
 	}
 	pidFile := filepath.Join(c.bundle, r.ExecID+".pid")
 	pid, err := s.startProcess(p, pidFile, func(rio runc.IO, sock *runc.Socket) error {
-		err := c.runc.Exec(background(), c.id, *p.spec, &runc.ExecOpts{
+		err := c.runc.Exec(runcContext(), c.id, *p.spec, &runc.ExecOpts{
 			IO:            rio,
 			PidFile:       pidFile,
 			ConsoleSocket: consoleSocket(sock),
@@ -236,7 +236,7 @@ func (s *Service) Kill(ctx context.Context, r *task.KillRequest) (*ptypes.Empty,
 		if st := p.current(); st == Stopped {
 			return nil, fmt.Errorf("task %s: %w", c.id, errProcessFinished)
 		}
-		if err := c.runc.Kill(background(), c.id, int(r.Signal), &runc.KillOpts{All: true}); err != nil {
+		if err := c.runc.Kill(runcContext(), c.id, int(r.Signal), &runc.KillOpts{All: true}); err != nil {
 			return nil, c.runcError("kill", err)
 		}
 		return empty, nil
@@ -274,7 +274,7 @@ func (s *Service) Delete(ctx context.Context, r *task.DeleteRequest) (*task.Dele
 		e.mu.Unlock()
 		cp.Close()
 	}
-	if err := c.cleanup(background()); err != nil {
+	if err := c.cleanup(runcContext()); err != nil {
 		logf("delete %s: %v", c.id, err)
 	}
 	if p.console != nil {
@@ -331,7 +331,7 @@ func (s *Service) Pids(ctx context.Context, r *task.PidsRequest) (*task.PidsResp
 	if err != nil {
 		return nil, err
 	}
-	pids, err := c.runc.Ps(background(), c.id)
+	pids, err := c.runc.Ps(runcContext(), c.id)
 	if err != nil {
 		return nil, c.runcError("ps", err)
 	}
@@ -381,9 +381,9 @@ func (s *Service) freeze(id string, pause bool) (*ptypes.Empty, error) {
 		return nil, fmt.Errorf("task %s is %s, cannot %s: %w", id, p.state, op, errdefs.ErrFailedPrecondition)
 	}
 	if pause {
-		err = c.runc.Pause(background(), id)
+		err = c.runc.Pause(runcContext(), id)
 	} else {
-		err = c.runc.Resume(background(), id)
+		err = c.runc.Resume(runcContext(), id)
 	}
 	if err != nil {
 		return nil, c.runcError(op, err)
