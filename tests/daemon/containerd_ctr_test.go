@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,6 +70,15 @@ func ctrLifecycle(t *testing.T, d *daemon, runtime, shimName string) {
 	if processesNamed(t, shimName, d.dir) == 0 {
 		t.Fatalf("no %s serves the task of runtime %q", shimName, runtime)
 	}
+	d.mustCtr(ctr, ns, "task", "pause", "bg")
+	if out := d.mustCtr(ctr, ns, "task", "ls"); !strings.Contains(out, "PAUSED") {
+		t.Fatalf("task ls after pause:\n%s", out)
+	}
+	d.mustCtr(ctr, ns, "task", "resume", "bg")
+	if out := d.mustCtr(ctr, ns, "task", "ls"); !strings.Contains(out, "RUNNING") {
+		t.Fatalf("task ls after resume:\n%s", out)
+	}
+	attachLifecycle(t, d, runtime)
 	d.mustCtr(ctr, ns, "task", "kill", "-s", "SIGKILL", "bg")
 	testutil.WaitFor(t, 10*time.Second, func() bool {
 		out, _ := d.ctr(ctr, ns, "task", "ls")
@@ -103,4 +113,22 @@ func processesNamed(t *testing.T, name, marker string) int {
 		}
 	}
 	return n
+}
+
+// attachLifecycle attaches to a detached task with our ctr (containerd's
+// needs a terminal for it): input reaches the task, output comes back.
+func attachLifecycle(t *testing.T, d *daemon, runtime string) {
+	ours := filepath.Join(d.bin, "ctr")
+	args := []string{"run", "-d", "--fifo-dir", filepath.Join(d.dir, "fifo")}
+	if runtime != "" {
+		args = append(args, "--runtime", runtime)
+	}
+	d.mustCtr(ours, "peer", append(args, "--rootfs", testutil.BusyboxRootfs(t), "att", "/bin/sh")...)
+	cmd := exec.Command(ours, "--address", d.Address, "-n", "peer", "tasks", "attach", "att")
+	cmd.Stdin = strings.NewReader("echo attached-ok; exit 4\n")
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(err); code != 4 || !strings.Contains(string(out), "attached-ok") {
+		t.Fatalf("tasks attach: exit %d, output %q", code, out)
+	}
+	d.mustCtr(ours, "peer", "containers", "rm", "att")
 }
