@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gogo/protobuf/proto"
 	ptypes "github.com/gogo/protobuf/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -88,10 +87,10 @@ func TestCreateGetDelete(t *testing.T) {
 	_, err = e.client.Delete(ctxNS("demo"), &api.DeleteContainerRequest{ID: "c1"})
 	wantCode(t, err, codes.NotFound, "second Delete")
 
-	wantEvents(t, e.events.take(),
-		event{"demo", TopicCreate, &eventtypes.ContainerCreate{ID: "c1", Image: want.Image,
-			Runtime: &eventtypes.ContainerCreate_Runtime{Name: want.Runtime.Name, Options: want.Runtime.Options}}},
-		event{"demo", TopicDelete, &eventtypes.ContainerDelete{ID: "c1"}},
+	wantEvents(t, e.events.Take(),
+		event("demo", TopicCreate, &eventtypes.ContainerCreate{ID: "c1", Image: want.Image,
+			Runtime: &eventtypes.ContainerCreate_Runtime{Name: want.Runtime.Name, Options: want.Runtime.Options}}),
+		event("demo", TopicDelete, &eventtypes.ContainerDelete{ID: "c1"}),
 	)
 }
 
@@ -105,7 +104,7 @@ func TestMinimalContainer(t *testing.T) {
 func TestCreateErrors(t *testing.T) {
 	e := newEnv(t)
 	create(t, e, "demo", newContainer("c1"))
-	e.events.take()
+	e.events.Take()
 
 	noRuntime := newContainer("x")
 	noRuntime.Runtime = nil
@@ -131,7 +130,7 @@ func TestCreateErrors(t *testing.T) {
 		_, err := e.client.Create(ctxNS("demo"), &api.CreateContainerRequest{Container: tc.c})
 		wantCode(t, err, tc.code, tc.name)
 	}
-	if ev := e.events.take(); len(ev) != 0 {
+	if ev := e.events.Take(); len(ev) != 0 {
 		t.Fatalf("failed creates published %v", ev)
 	}
 }
@@ -177,7 +176,7 @@ func TestUpdate(t *testing.T) {
 	e := newEnv(t)
 	ctx := ctxNS("demo")
 	orig := create(t, e, "demo", newContainer("c1"))
-	e.events.take()
+	e.events.Take()
 
 	// With a mask, only the named fields change.
 	req := &api.UpdateContainerRequest{
@@ -214,10 +213,10 @@ func TestUpdate(t *testing.T) {
 	}
 	sameRecord(t, got.Container, full)
 
-	wantEvents(t, e.events.take(),
-		event{"demo", TopicUpdate, &eventtypes.ContainerUpdate{ID: "c1", Image: "alpine",
-			Labels: map[string]string{"app": "web", "tier": "front"}, SnapshotKey: "c1-snapshot"}},
-		event{"demo", TopicUpdate, &eventtypes.ContainerUpdate{ID: "c1", Image: full.Image, SnapshotKey: "other"}},
+	wantEvents(t, e.events.Take(),
+		event("demo", TopicUpdate, &eventtypes.ContainerUpdate{ID: "c1", Image: "alpine",
+			Labels: map[string]string{"app": "web", "tier": "front"}, SnapshotKey: "c1-snapshot"}),
+		event("demo", TopicUpdate, &eventtypes.ContainerUpdate{ID: "c1", Image: full.Image, SnapshotKey: "other"}),
 	)
 
 	// Immutable fields and unknown paths are refused.
@@ -228,7 +227,7 @@ func TestUpdate(t *testing.T) {
 	_, err = e.client.Update(ctx, &api.UpdateContainerRequest{Container: newContainer("c1"),
 		UpdateMask: &ptypes.FieldMask{Paths: []string{"runtime"}}})
 	wantCode(t, err, codes.InvalidArgument, "Update with path runtime")
-	if ev := e.events.take(); len(ev) != 0 {
+	if ev := e.events.Take(); len(ev) != 0 {
 		t.Fatalf("failed updates published %v", ev)
 	}
 }
@@ -314,7 +313,7 @@ func TestListAndFilters(t *testing.T) {
 func TestDeleteRefusedWhileTaskExists(t *testing.T) {
 	e := newEnv(t)
 	create(t, e, "demo", newContainer("c1"))
-	e.events.take()
+	e.events.Take()
 	e.tasks.Store("demo/c1", true)
 
 	_, err := e.client.Delete(ctxNS("demo"), &api.DeleteContainerRequest{ID: "c1"})
@@ -330,12 +329,12 @@ func TestDeleteRefusedWhileTaskExists(t *testing.T) {
 	if _, err := e.client.Delete(ctxNS("demo"), &api.DeleteContainerRequest{ID: "c1"}); err != nil {
 		t.Fatalf("Delete without a task: %v", err)
 	}
-	wantEvents(t, e.events.take(), event{"demo", TopicDelete, &eventtypes.ContainerDelete{ID: "c1"}})
+	wantEvents(t, e.events.Take(), event("demo", TopicDelete, &eventtypes.ContainerDelete{ID: "c1"}))
 }
 
 func TestPublishFailureIsReported(t *testing.T) {
 	e := newEnv(t)
-	e.events.err = errors.New("exchange closed")
+	e.events.Err = errors.New("exchange closed")
 	_, err := e.client.Create(ctxNS("demo"), &api.CreateContainerRequest{Container: newContainer("c1")})
 	if err == nil || !strings.Contains(err.Error(), "exchange closed") {
 		t.Fatalf("Create with a failing publisher: %v", err)
@@ -343,18 +342,5 @@ func TestPublishFailureIsReported(t *testing.T) {
 	// As in containerd, the change itself was made.
 	if _, err := e.client.Get(ctxNS("demo"), &api.GetContainerRequest{ID: "c1"}); err != nil {
 		t.Fatalf("Get: %v", err)
-	}
-}
-
-func wantEvents(t *testing.T, got []event, want ...event) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d events %v, want %d", len(got), got, len(want))
-	}
-	for i := range want {
-		if got[i].ns != want[i].ns || got[i].topic != want[i].topic || !proto.Equal(got[i].msg, want[i].msg) {
-			t.Fatalf("event %d: got %s %s %v, want %s %s %v", i,
-				got[i].ns, got[i].topic, got[i].msg, want[i].ns, want[i].topic, want[i].msg)
-		}
 	}
 }

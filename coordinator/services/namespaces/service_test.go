@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gogo/protobuf/proto"
 	ptypes "github.com/gogo/protobuf/types"
 	"google.golang.org/grpc/codes"
 
@@ -88,11 +87,11 @@ func TestCRUD(t *testing.T) {
 	_, err = e.client.Delete(ctx, &api.DeleteNamespaceRequest{Name: "ns1"})
 	wantCode(t, err, codes.NotFound, "second Delete")
 
-	wantEvents(t, e.events.take(),
-		event{"ns1", TopicCreate, &eventtypes.NamespaceCreate{Name: "ns1", Labels: labels}},
-		event{"ns1", TopicUpdate, &eventtypes.NamespaceUpdate{Name: "ns1", Labels: map[string]string{"team": "a", "env": "dev"}}},
-		event{"ns1", TopicUpdate, &eventtypes.NamespaceUpdate{Name: "ns1", Labels: map[string]string{"x": "y"}}},
-		event{"ns1", TopicDelete, &eventtypes.NamespaceDelete{Name: "ns1"}},
+	wantEvents(t, e.events.Take(),
+		event("ns1", TopicCreate, &eventtypes.NamespaceCreate{Name: "ns1", Labels: labels}),
+		event("ns1", TopicUpdate, &eventtypes.NamespaceUpdate{Name: "ns1", Labels: map[string]string{"team": "a", "env": "dev"}}),
+		event("ns1", TopicUpdate, &eventtypes.NamespaceUpdate{Name: "ns1", Labels: map[string]string{"x": "y"}}),
+		event("ns1", TopicDelete, &eventtypes.NamespaceDelete{Name: "ns1"}),
 	)
 }
 
@@ -110,7 +109,7 @@ func TestBadNames(t *testing.T) {
 	}
 	_, err := e.client.Get(ctx, &api.GetNamespaceRequest{Name: "nope"})
 	wantCode(t, err, codes.NotFound, "Get unknown")
-	if ev := e.events.take(); len(ev) != 0 {
+	if ev := e.events.Take(); len(ev) != 0 {
 		t.Fatalf("failed calls published %v", ev)
 	}
 }
@@ -159,7 +158,7 @@ func TestDeleteRefusedWhileNotEmpty(t *testing.T) {
 	if _, err := e.client.Delete(ctx, &api.DeleteNamespaceRequest{Name: "busy"}); err != nil {
 		t.Fatalf("Delete of the emptied namespace: %v", err)
 	}
-	wantEvents(t, e.events.take(), event{"busy", TopicDelete, &eventtypes.NamespaceDelete{Name: "busy"}})
+	wantEvents(t, e.events.Take(), event("busy", TopicDelete, &eventtypes.NamespaceDelete{Name: "busy"}))
 }
 
 // The namespace header of a request does not change the namespace of the
@@ -169,18 +168,5 @@ func TestEventNamespaceIgnoresHeader(t *testing.T) {
 	if _, err := e.client.Create(nsctx.Outgoing(ctx, "caller"), &api.CreateNamespaceRequest{Namespace: api.Namespace{Name: "target"}}); err != nil {
 		t.Fatal(err)
 	}
-	wantEvents(t, e.events.take(), event{"target", TopicCreate, &eventtypes.NamespaceCreate{Name: "target"}})
-}
-
-func wantEvents(t *testing.T, got []event, want ...event) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d events %v, want %d", len(got), got, len(want))
-	}
-	for i := range want {
-		if got[i].ns != want[i].ns || got[i].topic != want[i].topic || !proto.Equal(got[i].msg, want[i].msg) {
-			t.Fatalf("event %d: got %s %s %v, want %s %s %v", i,
-				got[i].ns, got[i].topic, got[i].msg, want[i].ns, want[i].topic, want[i].msg)
-		}
-	}
+	wantEvents(t, e.events.Take(), event("target", TopicCreate, &eventtypes.NamespaceCreate{Name: "target"}))
 }
