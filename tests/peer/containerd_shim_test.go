@@ -40,9 +40,8 @@ const cmdTimeout = 60 * time.Second
 // and both are removed (and must be empty) at the end.
 type containerd struct {
 	*testutil.Containerd
-	ns      string
+	*testutil.Ctr
 	fifoDir string
-	ctrPath string
 }
 
 // startContainerd builds our shim, installs it as containerd-shim-seed-v2
@@ -55,7 +54,7 @@ func startContainerd(t *testing.T) *containerd {
 	testutil.RequireBinary(t, "runc")
 	bins := testutil.BuildBinaries(t)
 
-	d := &containerd{ns: "seedpeer-" + randHex(t, 6), ctrPath: ctrPath}
+	d := &containerd{Ctr: &testutil.Ctr{Binary: ctrPath, Namespace: "seedpeer-" + randHex(t, 6)}}
 	// Cleanups run last-registered-first: remove what the test left (while
 	// the daemon runs), stop the daemon, then the host-wide leftovers of our
 	// unique namespace.
@@ -68,70 +67,20 @@ func startContainerd(t *testing.T) *containerd {
 		},
 		Links: map[string]string{"containerd-shim-seed-v2": filepath.Join(bins, "containerd-shim")},
 	})
+	d.Socket = d.Address
 	d.fifoDir = filepath.Join(d.Dir, "fifo")
-	t.Cleanup(func() { d.removeAll(t) })
+	t.Cleanup(func() {
+		if d.Running() {
+			d.RemoveAll(t)
+		}
+	})
 	return d
-}
-
-// ctr runs ctr against the daemon in its namespace.
-func (d *containerd) ctr(args ...string) (stdout, stderr string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, d.ctrPath, append(d.ctrGlobal(), args...)...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("ctr %s: timed out after %v: %w", strings.Join(args, " "), cmdTimeout, err)
-	}
-	return o.String(), e.String(), err
-}
-
-func (d *containerd) ctrGlobal() []string {
-	return []string{"--address", d.Address, "--namespace", d.ns}
-}
-
-// mustCtr runs ctr and fails the test unless it exits 0.
-func (d *containerd) mustCtr(t *testing.T, args ...string) string {
-	t.Helper()
-	stdout, stderr, err := d.ctr(args...)
-	if err != nil {
-		t.Fatalf("ctr %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout, stderr)
-	}
-	return stdout
 }
 
 // runArgs is `run` with our runtime and a private FIFO dir.
 func (d *containerd) runArgs(flags ...string) []string {
 	args := []string{"run", "--runtime", seedRuntime, "--fifo-dir", d.fifoDir}
 	return append(args, flags...)
-}
-
-// taskStatus returns the STATUS column of `ctr task ls` for id, or "" if
-// the task is not listed, plus its PID column.
-func (d *containerd) taskStatus(t *testing.T, id string) (status string, pid int) {
-	t.Helper()
-	return parseTaskLs(d.mustCtr(t, "task", "ls"), id)
-}
-
-func parseTaskLs(out, id string) (status string, pid int) {
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == id {
-			pid, _ := strconv.Atoi(f[1])
-			return f[2], pid
-		}
-	}
-	return "", 0
-}
-
-func (d *containerd) waitStatus(t *testing.T, id, want string) {
-	t.Helper()
-	var last string
-	testutil.WaitFor(t, 10*time.Second, func() bool {
-		last, _ = d.taskStatus(t, id)
-		return last == want
-	}, fmt.Sprintf("task %s to be %s (last seen %q)", id, want, last))
 }
 
 // shimPIDs lists live processes that are our shim for task id of this
@@ -149,7 +98,7 @@ func (d *containerd) shimPIDs(id string) []int {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if hasFlag(args, "-id", id) && (hasFlag(args, "-address", d.Address) || hasFlag(args, "-namespace", d.ns)) {
+		if hasFlag(args, "-id", id) && (hasFlag(args, "-address", d.Address) || hasFlag(args, "-namespace", d.Namespace)) {
 			if state, ok := procState(pid); ok && state != "Z" {
 				pids = append(pids, pid)
 			}
@@ -183,64 +132,20 @@ func procState(pid int) (string, bool) {
 	return f[0], true
 }
 
-// removeAll kills and removes whatever tasks and containers a failed test
-// left in the namespace, so the daemon can stop cleanly.
-func (d *containerd) removeAll(t *testing.T) {
-	if !d.Running() {
-		return
-	}
-	out, _, err := d.ctr("containers", "ls", "-q")
-	if err != nil {
-		return
-	}
-	for _, id := range strings.Fields(out) {
-		if _, _, err := d.ctr("task", "kill", "-s", "SIGKILL", id); err == nil {
-			poll(10*time.Second, func() bool {
-				out, _, err := d.ctr("task", "ls")
-				st, _ := parseTaskLs(out, id)
-				return err != nil || st == "STOPPED" || st == ""
-			})
-		}
-		d.ctr("task", "rm", "-f", id)
-		if _, stderr, err := d.ctr("containers", "rm", id); err != nil {
-			t.Errorf("clean up container %s: %v: %s", id, err, stderr)
-		}
-	}
-}
-
 // removeNamespaceLeftovers removes what our unique namespace leaves outside
 // dir: the default runc root /run/containerd/runc/NS and the parent cgroup
 // /NS that ctr puts containers under. Only empty directories are removed, so
 // runc state or a cgroup left behind by a container fails the test.
 func (d *containerd) removeNamespaceLeftovers(t *testing.T) {
-	if err := os.Remove(filepath.Join("/run/containerd/runc", d.ns)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("remove default runc root of namespace %s: %v", d.ns, err)
+	if err := os.Remove(filepath.Join("/run/containerd/runc", d.Namespace)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("remove default runc root of namespace %s: %v", d.Namespace, err)
 	}
-	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", d.ns))
-	if p := filepath.Join("/sys/fs/cgroup", d.ns); exists(p) { // cgroup v2
-		cgroups = append(cgroups, p)
-	}
-	for _, p := range cgroups {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("remove cgroup %s: %v", p, err)
-		}
-	}
+	testutil.RemoveNamespaceCgroups(t, d.Namespace)
 }
 
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-func poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
 }
 
 func randHex(t *testing.T, n int) string {
@@ -273,12 +178,12 @@ func TestContainerdRunsSeedShim(t *testing.T) {
 
 	t.Run("run-rm", func(t *testing.T) {
 		rootfs := testutil.BusyboxRootfs(t)
-		out := d.mustCtr(t, d.runArgs("--rm", "--rootfs", rootfs, "id1", "/bin/echo", "hi")...)
+		out := d.Must(t, d.runArgs("--rm", "--rootfs", rootfs, "id1", "/bin/echo", "hi")...)
 		if out != "hi\n" {
 			t.Errorf("ctr run echo hi: stdout %q, want %q", out, "hi\n")
 		}
 		if pids := d.shimPIDs("id1"); len(pids) > 0 {
-			poll(5*time.Second, func() bool { return len(d.shimPIDs("id1")) == 0 })
+			testutil.Poll(5*time.Second, func() bool { return len(d.shimPIDs("id1")) == 0 })
 			if pids := d.shimPIDs("id1"); len(pids) > 0 {
 				t.Errorf("shim for id1 still running after ctr run --rm: pids %v", pids)
 			}
@@ -287,7 +192,7 @@ func TestContainerdRunsSeedShim(t *testing.T) {
 
 	t.Run("exit-status", func(t *testing.T) {
 		rootfs := testutil.BusyboxRootfs(t)
-		stdout, stderr, err := d.ctr(d.runArgs("--rm", "--rootfs", rootfs, "id1b", "/bin/sh", "-c", "exit 3")...)
+		stdout, stderr, err := d.Run(d.runArgs("--rm", "--rootfs", rootfs, "id1b", "/bin/sh", "-c", "exit 3")...)
 		code, ok := exitCode(err)
 		if !ok || code != 3 {
 			t.Fatalf("ctr run sh -c 'exit 3': err %v (exit code %d), want exit code 3\nstdout: %s\nstderr: %s", err, code, stdout, stderr)
@@ -297,8 +202,8 @@ func TestContainerdRunsSeedShim(t *testing.T) {
 	t.Run("detached-lifecycle", func(t *testing.T) {
 		const id = "id2"
 		rootfs := testutil.BusyboxRootfs(t)
-		d.mustCtr(t, d.runArgs("-d", "--rootfs", rootfs, id, "/bin/sleep", "300")...)
-		status, pid := d.taskStatus(t, id)
+		d.Must(t, d.runArgs("-d", "--rootfs", rootfs, id, "/bin/sleep", "300")...)
+		status, pid := d.TaskStatus(t, id)
 		if status != "RUNNING" || pid <= 0 {
 			t.Fatalf("task ls: %s is %q with pid %d, want RUNNING with a pid", id, status, pid)
 		}
@@ -307,15 +212,15 @@ func TestContainerdRunsSeedShim(t *testing.T) {
 			t.Errorf("want exactly one shim process for %s, found %v", id, shims)
 		}
 
-		if out := d.mustCtr(t, "task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e1", id, "/bin/echo", "x"); out != "x\n" {
+		if out := d.Must(t, "task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e1", id, "/bin/echo", "x"); out != "x\n" {
 			t.Errorf("task exec echo x: stdout %q, want %q", out, "x\n")
 		}
 
 		// A detached exec shows up in ps with its exec id.
-		d.mustCtr(t, "task", "exec", "-d", "--fifo-dir", d.fifoDir, "--exec-id", "e2", id, "/bin/sleep", "300")
+		d.Must(t, "task", "exec", "-d", "--fifo-dir", d.fifoDir, "--exec-id", "e2", id, "/bin/sleep", "300")
 		var ps string
 		testutil.WaitFor(t, 10*time.Second, func() bool {
-			ps = d.mustCtr(t, "task", "ps", id)
+			ps = d.Must(t, "task", "ps", id)
 			return strings.Contains(ps, "e2")
 		}, "task ps to list exec e2")
 		lines := strings.Split(strings.TrimSpace(ps), "\n")
@@ -337,27 +242,27 @@ func TestContainerdRunsSeedShim(t *testing.T) {
 			t.Errorf("task ps %s does not list the init pid %d:\n%s", id, pid, ps)
 		}
 
-		d.mustCtr(t, "task", "pause", id)
-		if st, _ := d.taskStatus(t, id); st != "PAUSED" {
+		d.Must(t, "task", "pause", id)
+		if st, _ := d.TaskStatus(t, id); st != "PAUSED" {
 			t.Errorf("after pause: task %s is %q, want PAUSED", id, st)
 		}
-		d.mustCtr(t, "task", "resume", id)
-		if st, _ := d.taskStatus(t, id); st != "RUNNING" {
+		d.Must(t, "task", "resume", id)
+		if st, _ := d.TaskStatus(t, id); st != "RUNNING" {
 			t.Errorf("after resume: task %s is %q, want RUNNING", id, st)
 		}
 
-		d.mustCtr(t, "task", "kill", "-s", "SIGKILL", id)
-		d.waitStatus(t, id, "STOPPED")
-		d.mustCtr(t, "task", "rm", id)
-		if st, _ := d.taskStatus(t, id); st != "" {
+		d.Must(t, "task", "kill", "-s", "SIGKILL", id)
+		d.WaitStatus(t, id, "STOPPED")
+		d.Must(t, "task", "rm", id)
+		if st, _ := d.TaskStatus(t, id); st != "" {
 			t.Errorf("after task rm: task %s still listed as %q", id, st)
 		}
-		d.mustCtr(t, "containers", "rm", id)
-		if out := d.mustCtr(t, "containers", "ls", "-q"); strings.Contains(out, id) {
+		d.Must(t, "containers", "rm", id)
+		if out := d.Must(t, "containers", "ls", "-q"); strings.Contains(out, id) {
 			t.Errorf("after containers rm: %s still listed:\n%s", id, out)
 		}
 
-		if !poll(10*time.Second, func() bool { return len(d.shimPIDs(id)) == 0 }) {
+		if !testutil.Poll(10*time.Second, func() bool { return len(d.shimPIDs(id)) == 0 }) {
 			t.Errorf("shim for %s still running after task rm + containers rm: pids %v", id, d.shimPIDs(id))
 		}
 	})
@@ -365,7 +270,7 @@ func TestContainerdRunsSeedShim(t *testing.T) {
 	t.Run("terminal", func(t *testing.T) {
 		script := testutil.RequireBinary(t, "script")
 		rootfs := testutil.BusyboxRootfs(t)
-		args := append([]string{d.ctrPath}, d.ctrGlobal()...)
+		args := []string{d.Binary, "--address", d.Socket, "--namespace", d.Namespace}
 		args = append(args, d.runArgs("--rm", "-t", "--rootfs", rootfs, "id3", "/bin/sh", "-c", "tty; exit 0")...)
 		quoted := make([]string, len(args))
 		for i, a := range args {
@@ -385,10 +290,10 @@ func TestContainerdRunsSeedShim(t *testing.T) {
 	})
 
 	// Nothing of ours may remain in the daemon.
-	if out := d.mustCtr(t, "task", "ls", "-q"); strings.TrimSpace(out) != "" {
+	if out := d.Must(t, "task", "ls", "-q"); strings.TrimSpace(out) != "" {
 		t.Errorf("tasks left after the test: %q", out)
 	}
-	if out := d.mustCtr(t, "containers", "ls", "-q"); strings.TrimSpace(out) != "" {
+	if out := d.Must(t, "containers", "ls", "-q"); strings.TrimSpace(out) != "" {
 		t.Errorf("containers left after the test: %q", out)
 	}
 }

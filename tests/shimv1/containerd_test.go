@@ -2,7 +2,6 @@ package shimv1_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -27,11 +26,10 @@ const cmdTimeout = 60 * time.Second
 // the cgroups ctr makes under /NS are removed (and must be empty) at the end.
 type containerd struct {
 	*testutil.Containerd
+	*testutil.Ctr
 	t        *testing.T
-	ns       string
 	fifoDir  string
 	shimPath string // our containerd-shim
-	ctrPath  string
 }
 
 func startContainerd(t *testing.T) *containerd {
@@ -43,13 +41,12 @@ func startContainerd(t *testing.T) *containerd {
 
 	d := &containerd{
 		t:        t,
-		ns:       "seedv1-" + randHex(t, 6),
+		Ctr:      &testutil.Ctr{Binary: ctrPath, Namespace: "seedv1-" + randHex(t, 6)},
 		shimPath: filepath.Join(bins, "containerd-shim"),
-		ctrPath:  ctrPath,
 	}
 	// Cleanups run last-registered-first: remove what the test left, stop
 	// the daemon, then the cgroups of our namespace.
-	t.Cleanup(d.removeCgroups)
+	t.Cleanup(func() { testutil.RemoveNamespaceCgroups(t, d.Namespace) })
 	d.Containerd = testutil.StartContainerd(t, testutil.ContainerdOptions{
 		Plugins: func(dir string) string {
 			return fmt.Sprintf(`  [plugins.%q]
@@ -60,66 +57,23 @@ func startContainerd(t *testing.T) *containerd {
 `, v1Runtime, d.shimPath, filepath.Join(dir, "runc-v1"))
 		},
 	})
+	d.Socket = d.Address
 	d.fifoDir = filepath.Join(d.Dir, "fifo")
-	t.Cleanup(d.removeAll)
+	t.Cleanup(func() {
+		if d.Running() {
+			d.RemoveAll(t)
+		}
+	})
 	return d
-}
-
-func (d *containerd) ctr(args ...string) (stdout, stderr string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, d.ctrPath, append([]string{"--address", d.Address, "--namespace", d.ns}, args...)...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("ctr %s: timed out after %v: %w", strings.Join(args, " "), cmdTimeout, err)
-	}
-	return o.String(), e.String(), err
-}
-
-func (d *containerd) mustCtr(args ...string) string {
-	d.t.Helper()
-	stdout, stderr, err := d.ctr(args...)
-	if err != nil {
-		d.t.Fatalf("ctr %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, stdout, stderr)
-	}
-	return stdout
 }
 
 func (d *containerd) runArgs(flags ...string) []string {
 	return append([]string{"run", "--runtime", v1Runtime, "--fifo-dir", d.fifoDir}, flags...)
 }
 
-// taskStatus returns the STATUS and PID columns of `ctr task ls` for id.
-func (d *containerd) taskStatus(id string) (status string, pid int) {
-	d.t.Helper()
-	return parseTaskLs(d.mustCtr("task", "ls"), id)
-}
-
-func parseTaskLs(out, id string) (status string, pid int) {
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 3 && f[0] == id {
-			pid, _ := strconv.Atoi(f[1])
-			return f[2], pid
-		}
-	}
-	return "", 0
-}
-
-func (d *containerd) waitStatus(id, want string) {
-	d.t.Helper()
-	var last string
-	testutil.WaitFor(d.t, 10*time.Second, func() bool {
-		last, _ = d.taskStatus(id)
-		return last == want
-	}, fmt.Sprintf("task %s to be %s (last seen %q)", id, want, last))
-}
-
 // bundle is where containerd's v1 runtime keeps task id.
 func (d *containerd) bundle(id string) string {
-	return filepath.Join(d.Dir, "state", v1Runtime, d.ns, id)
+	return filepath.Join(d.Dir, "state", v1Runtime, d.Namespace, id)
 }
 
 // shimPid is the pid containerd recorded for task id's shim.
@@ -136,45 +90,6 @@ func (d *containerd) shimPid(id string) int {
 	return pid
 }
 
-// removeAll kills and removes whatever tasks and containers a failed test
-// left, so the daemon can stop cleanly.
-func (d *containerd) removeAll() {
-	if !d.Running() {
-		return
-	}
-	out, _, err := d.ctr("containers", "ls", "-q")
-	if err != nil {
-		return
-	}
-	for _, id := range strings.Fields(out) {
-		if _, _, err := d.ctr("task", "kill", "-s", "SIGKILL", id); err == nil {
-			poll(10*time.Second, func() bool {
-				out, _, err := d.ctr("task", "ls")
-				st, _ := parseTaskLs(out, id)
-				return err != nil || st == "STOPPED" || st == ""
-			})
-		}
-		d.ctr("task", "rm", "-f", id)
-		if _, stderr, err := d.ctr("containers", "rm", id); err != nil {
-			d.t.Errorf("clean up container %s: %v: %s", id, err, stderr)
-		}
-	}
-}
-
-// removeCgroups removes the (empty) parent cgroups /NS that ctr puts the
-// containers under; one a container left behind fails the test.
-func (d *containerd) removeCgroups() {
-	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", d.ns))
-	if p := filepath.Join("/sys/fs/cgroup", d.ns); exists(p) { // cgroup v2
-		cgroups = append(cgroups, p)
-	}
-	for _, p := range cgroups {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			d.t.Errorf("remove cgroup %s: %v", p, err)
-		}
-	}
-}
-
 // eventStream is a running `ctr events`.
 type eventStream struct {
 	cmd  *exec.Cmd
@@ -186,7 +101,7 @@ type eventStream struct {
 func (d *containerd) events() *eventStream {
 	d.t.Helper()
 	e := &eventStream{out: &buffer{}, done: make(chan struct{})}
-	e.cmd = exec.Command(d.ctrPath, "--address", d.Address, "--namespace", d.ns, "events")
+	e.cmd = exec.Command(d.Binary, "--address", d.Socket, "--namespace", d.Namespace, "events")
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
 		d.t.Fatal(err)
@@ -216,17 +131,6 @@ func exists(p string) bool {
 	return err == nil
 }
 
-func poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
-}
-
 // topicsAbout picks the topics of `ctr events` lines about container id.
 func topicsAbout(out, id string) []string {
 	var topics []string
@@ -251,14 +155,14 @@ func TestContainerdRunsOurV1Shim(t *testing.T) {
 		const id = "v1a"
 		events := d.events()
 		rootfs := testutil.BusyboxRootfs(t)
-		if out := d.mustCtr(d.runArgs("--rm", "--rootfs", rootfs, id, "/bin/echo", "hi")...); out != "hi\n" {
+		if out := d.Must(d.t, d.runArgs("--rm", "--rootfs", rootfs, id, "/bin/echo", "hi")...); out != "hi\n" {
 			t.Fatalf("ctr run echo hi: stdout %q, want %q", out, "hi\n")
 		}
 		// Each event once: containerd's v1 runtime publishes create, start
 		// and delete itself; the shim publishes the exit.
 		want := "/containers/create /tasks/create /tasks/start /tasks/exit /tasks/delete /containers/delete"
 		var got string
-		if !poll(10*time.Second, func() bool {
+		if !testutil.Poll(10*time.Second, func() bool {
 			got = strings.Join(topicsAbout(events.out.String(), id), " ")
 			return got == want
 		}) {
@@ -266,7 +170,7 @@ func TestContainerdRunsOurV1Shim(t *testing.T) {
 		}
 		t.Logf("ctr events:\n%s", events.out.String())
 
-		stdout, stderr, err := d.ctr(d.runArgs("--rm", "--rootfs", rootfs, "v1b", "/bin/sh", "-c", "exit 3")...)
+		stdout, stderr, err := d.Run(d.runArgs("--rm", "--rootfs", rootfs, "v1b", "/bin/sh", "-c", "exit 3")...)
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 			t.Fatalf("ctr run sh -c 'exit 3': %v, want exit code 3\nstdout: %s\nstderr: %s", err, stdout, stderr)
@@ -277,8 +181,8 @@ func TestContainerdRunsOurV1Shim(t *testing.T) {
 	{
 		const id = "v1c"
 		rootfs := testutil.BusyboxRootfs(t)
-		d.mustCtr(d.runArgs("-d", "--rootfs", rootfs, id, "/bin/sleep", "300")...)
-		status, pid := d.taskStatus(id)
+		d.Must(d.t, d.runArgs("-d", "--rootfs", rootfs, id, "/bin/sleep", "300")...)
+		status, pid := d.TaskStatus(d.t, id)
 		if status != "RUNNING" || pid <= 0 {
 			t.Fatalf("task ls: %s is %q with pid %d, want RUNNING", id, status, pid)
 		}
@@ -287,10 +191,10 @@ func TestContainerdRunsOurV1Shim(t *testing.T) {
 			t.Fatalf("shim %d of %s: alive %v, binary %q; want our %s running", shim, id, alive(shim), exe, d.shimPath)
 		}
 		// runtime_root is runc's root, per namespace.
-		if !exists(filepath.Join(d.Dir, "runc-v1", d.ns, id, "state.json")) {
-			t.Fatalf("runc state of %s not under runtime_root/%s", id, d.ns)
+		if !exists(filepath.Join(d.Dir, "runc-v1", d.Namespace, id, "state.json")) {
+			t.Fatalf("runc state of %s not under runtime_root/%s", id, d.Namespace)
 		}
-		if out := d.mustCtr("task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e1", id, "/bin/echo", "before"); out != "before\n" {
+		if out := d.Must(d.t, "task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e1", id, "/bin/echo", "before"); out != "before\n" {
 			t.Fatalf("task exec: %q", out)
 		}
 
@@ -300,35 +204,35 @@ func TestContainerdRunsOurV1Shim(t *testing.T) {
 		}
 		d.Start()
 
-		if status, p := d.taskStatus(id); status != "RUNNING" || p != pid {
+		if status, p := d.TaskStatus(d.t, id); status != "RUNNING" || p != pid {
 			t.Fatalf("after restart: %s is %q with pid %d, want RUNNING with pid %d", id, status, p, pid)
 		}
-		if out := d.mustCtr("task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e2", id, "/bin/echo", "after"); out != "after\n" {
+		if out := d.Must(d.t, "task", "exec", "--fifo-dir", d.fifoDir, "--exec-id", "e2", id, "/bin/echo", "after"); out != "after\n" {
 			t.Fatalf("task exec after restart: %q", out)
 		}
-		d.mustCtr("task", "exec", "-d", "--fifo-dir", d.fifoDir, "--exec-id", "e3", id, "/bin/sleep", "300")
+		d.Must(d.t, "task", "exec", "-d", "--fifo-dir", d.fifoDir, "--exec-id", "e3", id, "/bin/sleep", "300")
 		var ps string
 		testutil.WaitFor(t, 10*time.Second, func() bool {
-			ps = d.mustCtr("task", "ps", id)
+			ps = d.Must(d.t, "task", "ps", id)
 			return strings.Contains(ps, "e3")
 		}, "task ps to list exec e3")
 		if !strings.Contains(ps, strconv.Itoa(pid)) || !strings.Contains(ps, "ExecID:"+id) {
 			t.Fatalf("task ps %s does not list the init %d:\n%s", id, pid, ps)
 		}
-		d.mustCtr("task", "pause", id)
-		if st, _ := d.taskStatus(id); st != "PAUSED" {
+		d.Must(d.t, "task", "pause", id)
+		if st, _ := d.TaskStatus(d.t, id); st != "PAUSED" {
 			t.Fatalf("after pause: %q", st)
 		}
-		d.mustCtr("task", "resume", id)
-		if st, _ := d.taskStatus(id); st != "RUNNING" {
+		d.Must(d.t, "task", "resume", id)
+		if st, _ := d.TaskStatus(d.t, id); st != "RUNNING" {
 			t.Fatalf("after resume: %q", st)
 		}
 
-		d.mustCtr("task", "kill", "-s", "SIGKILL", id)
-		d.waitStatus(id, "STOPPED")
-		d.mustCtr("task", "rm", id)
-		d.mustCtr("containers", "rm", id)
-		if !poll(10*time.Second, func() bool { return !alive(shim) }) {
+		d.Must(d.t, "task", "kill", "-s", "SIGKILL", id)
+		d.WaitStatus(d.t, id, "STOPPED")
+		d.Must(d.t, "task", "rm", id)
+		d.Must(d.t, "containers", "rm", id)
+		if !testutil.Poll(10*time.Second, func() bool { return !alive(shim) }) {
 			t.Fatalf("shim %d still running after task rm", shim)
 		}
 		if exists(d.bundle(id)) {
@@ -336,10 +240,10 @@ func TestContainerdRunsOurV1Shim(t *testing.T) {
 		}
 	}
 
-	if out := d.mustCtr("task", "ls", "-q"); strings.TrimSpace(out) != "" {
+	if out := d.Must(d.t, "task", "ls", "-q"); strings.TrimSpace(out) != "" {
 		t.Errorf("tasks left after the test: %q", out)
 	}
-	if out := d.mustCtr("containers", "ls", "-q"); strings.TrimSpace(out) != "" {
+	if out := d.Must(d.t, "containers", "ls", "-q"); strings.TrimSpace(out) != "" {
 		t.Errorf("containers left after the test: %q", out)
 	}
 }

@@ -57,7 +57,7 @@ func CheckNoLeaks(t testing.TB, marker string) {
 	t.Cleanup(func() {
 		var leaks []Leak
 		var err error
-		poll(LeakTimeout, func() bool {
+		Poll(LeakTimeout, func() bool {
 			leaks, err = FindLeaks(marker)
 			leaks = dropZombies(leaks, preexisting)
 			return err == nil && len(leaks) == 0

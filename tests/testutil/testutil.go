@@ -96,14 +96,14 @@ func findBinary(name string) (string, error) {
 // that doesn't happen within timeout.
 func WaitFor(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
 	t.Helper()
-	if !poll(timeout, cond) {
+	if !Poll(timeout, cond) {
 		t.Fatalf("timed out after %v waiting for %s", timeout, msg)
 	}
 }
 
-// poll reports whether cond became true within timeout. It always checks
+// Poll reports whether cond became true within timeout. It always checks
 // at least once, and once more at the deadline.
-func poll(timeout time.Duration, cond func() bool) bool {
+func Poll(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		if cond() {

@@ -293,7 +293,7 @@ func TestUniqueID(t *testing.T) {
 func TestWaitFor(t *testing.T) {
 	n := 0
 	WaitFor(t, 5*time.Second, func() bool { n++; return n == 3 }, "third poll")
-	if !poll(50*time.Millisecond, func() bool { return true }) || poll(50*time.Millisecond, func() bool { return false }) {
+	if !Poll(50*time.Millisecond, func() bool { return true }) || Poll(50*time.Millisecond, func() bool { return false }) {
 		t.Error("poll reported wrong result")
 	}
 }
