@@ -417,7 +417,7 @@ func attachTerminal(t *testing.T, ctx context.Context, c *client.Client, id stri
 	go input.Write([]byte("echo attached-OK\n"))
 	// The terminal echoes the command line; the line the command printed
 	// is "attached-OK" on its own.
-	if !pollFor(10*time.Second, func() bool { return hasLine(out.String(), "attached-OK") }) {
+	if !testutil.Poll(10*time.Second, func() bool { return hasLine(out.String(), "attached-OK") }) {
 		t.Errorf("no line attached-OK from the attached terminal of %s; output: %q", id, out.String())
 	}
 	exitc, err := task.Wait(ctx)
@@ -457,7 +457,7 @@ func checkNothingLeft(t *testing.T, d *daemon, ns, fifoDir string, ctrs []*scale
 		}
 	}
 	var leaks []testutil.Leak
-	if !pollFor(5*time.Second, func() bool {
+	if !testutil.Poll(5*time.Second, func() bool {
 		leaks = nil
 		found, err := testutil.FindLeaks(d.dir)
 		if err != nil {
@@ -473,7 +473,7 @@ func checkNothingLeft(t *testing.T, d *daemon, ns, fifoDir string, ctrs []*scale
 		t.Errorf("left behind besides the daemon: %v", leaks)
 	}
 	var zombies []int
-	if !pollFor(5*time.Second, func() bool { zombies = zombiesOf(d.cmd.Process.Pid); return len(zombies) == 0 }) {
+	if !testutil.Poll(5*time.Second, func() bool { zombies = zombiesOf(d.cmd.Process.Pid); return len(zombies) == 0 }) {
 		t.Errorf("zombie children of the daemon: %v", zombies)
 	}
 	for _, dir := range []string{
@@ -744,18 +744,6 @@ func hasLine(s, want string) bool {
 	return false
 }
 
-func pollFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 type lockedBuffer struct {
 	mu sync.Mutex

@@ -4,19 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/containerd/fifo"
 	"github.com/containerd/ttrpc"
 	"github.com/gogo/protobuf/proto"
 	ptypes "github.com/gogo/protobuf/types"
@@ -121,8 +117,8 @@ func (st *shimTask) create(cio *clientIO) *task.CreateTaskResponse {
 	st.t.Helper()
 	st.stdio = cio
 	resp, err := st.client.Create(context.Background(), &task.CreateTaskRequest{
-		ID: st.id, Bundle: st.bundle, Terminal: cio.terminal,
-		Stdin: cio.stdin, Stdout: cio.stdout, Stderr: cio.stderr,
+		ID: st.id, Bundle: st.bundle, Terminal: cio.Terminal,
+		Stdin: cio.Stdin, Stdout: cio.Stdout, Stderr: cio.Stderr,
 		Options: st.runtimeOptions(),
 	})
 	if err != nil {
@@ -162,13 +158,13 @@ func (st *shimTask) state(execID string) *task.StateResponse {
 
 func (st *shimTask) exec(execID string, cio *clientIO, args ...string) {
 	st.t.Helper()
-	spec, err := json.Marshal(&specs.Process{Args: args, Cwd: "/", Env: []string{oci.DefaultPathEnv}, Terminal: cio.terminal})
+	spec, err := json.Marshal(&specs.Process{Args: args, Cwd: "/", Env: []string{oci.DefaultPathEnv}, Terminal: cio.Terminal})
 	if err != nil {
 		st.t.Fatal(err)
 	}
 	_, err = st.client.Exec(context.Background(), &task.ExecProcessRequest{
-		ID: st.id, ExecID: execID, Terminal: cio.terminal,
-		Stdin: cio.stdin, Stdout: cio.stdout, Stderr: cio.stderr,
+		ID: st.id, ExecID: execID, Terminal: cio.Terminal,
+		Stdin: cio.Stdin, Stdout: cio.Stdout, Stderr: cio.Stderr,
 		Spec: &ptypes.Any{TypeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Process", Value: spec},
 	})
 	if err != nil {
@@ -184,70 +180,11 @@ func (st *shimTask) shimPid() int {
 	return int(resp.ShimPid)
 }
 
-// clientIO is the client's side of a process's stdio: FIFOs it made, with
-// the output collected as it arrives.
-type clientIO struct {
-	stdin, stdout, stderr string
-	terminal              bool
-	in                    io.WriteCloser
-	out, errOut           *buffer
-}
+// clientIO is the client's side of a process's stdio.
+type clientIO = testutil.FIFOs
 
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// newIO makes the FIFOs for a process; withStdin adds stdin.
 func newIO(t *testing.T, withStdin, terminal bool) *clientIO {
-	dir := t.TempDir()
-	cio := &clientIO{terminal: terminal, out: &buffer{}, errOut: &buffer{}}
-	ctx := context.Background()
-	cio.stdout = filepath.Join(dir, "stdout")
-	f, err := fifo.OpenFifo(ctx, cio.stdout, syscall.O_RDONLY|syscall.O_CREAT|syscall.O_NONBLOCK, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(cio.out, f)
-	t.Cleanup(func() { f.Close() })
-	if !terminal {
-		cio.stderr = filepath.Join(dir, "stderr")
-		f, err := fifo.OpenFifo(ctx, cio.stderr, syscall.O_RDONLY|syscall.O_CREAT|syscall.O_NONBLOCK, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go io.Copy(cio.errOut, f)
-		t.Cleanup(func() { f.Close() })
-	}
-	if withStdin {
-		cio.stdin = filepath.Join(dir, "stdin")
-		w, err := fifo.OpenFifo(ctx, cio.stdin, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_NONBLOCK, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cio.in = w
-		t.Cleanup(func() { w.Close() })
-	}
-	return cio
-}
-
-// waitOutput waits until stdout contains want.
-func (c *clientIO) waitOutput(t *testing.T, want string) {
-	t.Helper()
-	testutil.WaitFor(t, 10*time.Second, func() bool { return strings.Contains(c.out.String(), want) },
-		fmt.Sprintf("stdout to contain %q", want))
+	return testutil.NewFIFOs(t, withStdin, terminal)
 }
 
 // eventLog is the daemon's events service: it records every forwarded event.

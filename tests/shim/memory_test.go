@@ -36,7 +36,7 @@ func TestMemoryBudget(t *testing.T) {
 		st.exec(id, cio, "/bin/echo", id)
 		st.start(id)
 		st.wait(id)
-		cio.waitOutput(t, id)
+		cio.WaitOutput(t, id)
 		st.deleteExec(id)
 	}
 	// The first exec pays one-time costs (code paths and type caches seen

@@ -43,7 +43,7 @@ func TestExitCodesAndOutput(t *testing.T) {
 		if code := st.wait(""); code != tc.code {
 			t.Fatalf("%q: exit %d, want %d", tc.script, code, tc.code)
 		}
-		testutil.WaitFor(t, 5*time.Second, func() bool { return cio.out.String() == tc.out && cio.errOut.String() == tc.er },
+		testutil.WaitFor(t, 5*time.Second, func() bool { return cio.Out.String() == tc.out && cio.Err.String() == tc.er },
 			"stdout "+strconvQ(tc.out)+" and stderr "+strconvQ(tc.er))
 		s := st.state("")
 		if s.Status != tasktypes.StatusStopped || s.ExitStatus != tc.code || s.ExitedAt.IsZero() {
@@ -70,10 +70,10 @@ func TestStdinAndCloseIO(t *testing.T) {
 	cio := newIO(t, true, false)
 	st.create(cio)
 	st.start("")
-	if _, err := cio.in.Write([]byte("through stdin\n")); err != nil {
+	if _, err := cio.In.Write([]byte("through stdin\n")); err != nil {
 		t.Fatal(err)
 	}
-	cio.waitOutput(t, "through stdin\n")
+	cio.WaitOutput(t, "through stdin\n")
 	if _, err := st.client.CloseIO(context.Background(), &task.CloseIORequest{ID: st.id, Stdin: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -93,14 +93,14 @@ func TestTerminalAndResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.start("")
-	cio.in.Write([]byte("tty; stty size\n"))
-	cio.waitOutput(t, "/dev/pts/")
-	cio.waitOutput(t, "40 100")
+	cio.In.Write([]byte("tty; stty size\n"))
+	cio.WaitOutput(t, "/dev/pts/")
+	cio.WaitOutput(t, "40 100")
 	if _, err := st.client.ResizePty(ctx, &task.ResizePtyRequest{ID: st.id, Width: 132, Height: 50}); err != nil {
 		t.Fatal(err)
 	}
-	cio.in.Write([]byte("stty size; exit 5\n"))
-	cio.waitOutput(t, "50 132")
+	cio.In.Write([]byte("stty size; exit 5\n"))
+	cio.WaitOutput(t, "50 132")
 	if code := st.wait(""); code != 5 {
 		t.Fatalf("exit %d, want 5", code)
 	}
@@ -129,7 +129,7 @@ func TestExecSeveralProcesses(t *testing.T) {
 		if code := st.wait(id); code != uint32(10+i) {
 			t.Fatalf("exec %s exit %d", id, code)
 		}
-		ios[id].waitOutput(t, "out-"+id+"\n")
+		ios[id].WaitOutput(t, "out-"+id+"\n")
 		if _, err := st.client.Delete(context.Background(), &task.DeleteRequest{ID: st.id, ExecID: id}); err != nil {
 			t.Fatalf("delete exec %s: %v", id, err)
 		}
@@ -138,8 +138,8 @@ func TestExecSeveralProcesses(t *testing.T) {
 	tio := newIO(t, true, true)
 	st.exec("tty", tio, "/bin/sh")
 	st.start("tty")
-	tio.in.Write([]byte("tty; exit 0\n"))
-	tio.waitOutput(t, "/dev/pts/")
+	tio.In.Write([]byte("tty; exit 0\n"))
+	tio.WaitOutput(t, "/dev/pts/")
 	if code := st.wait("tty"); code != 0 {
 		t.Fatalf("terminal exec exit %d", code)
 	}
@@ -174,7 +174,7 @@ func TestExecFinishesDespiteBackgroundChild(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("exec with a background child never finished")
 	}
-	cio.waitOutput(t, "started\n")
+	cio.WaitOutput(t, "started\n")
 }
 
 func TestKillBySignal(t *testing.T) {

@@ -93,14 +93,14 @@ func (d *containerd) shimPid(id string) int {
 // eventStream is a running `ctr events`.
 type eventStream struct {
 	cmd  *exec.Cmd
-	out  *buffer
+	out  *testutil.Buffer
 	done chan struct{}
 }
 
 // events runs `ctr events` until the test ends.
 func (d *containerd) events() *eventStream {
 	d.t.Helper()
-	e := &eventStream{out: &buffer{}, done: make(chan struct{})}
+	e := &eventStream{out: &testutil.Buffer{}, done: make(chan struct{})}
 	e.cmd = exec.Command(d.Binary, "--address", d.Socket, "--namespace", d.Namespace, "events")
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {

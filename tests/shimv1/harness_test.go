@@ -6,24 +6,20 @@
 package shimv1_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/containerd/fifo"
 	"github.com/containerd/ttrpc"
 	"github.com/gogo/protobuf/proto"
 	ptypes "github.com/gogo/protobuf/types"
@@ -169,8 +165,8 @@ func (st *v1Task) teardown() {
 func (st *v1Task) create(cio *clientIO) *shimv1.CreateTaskResponse {
 	st.t.Helper()
 	resp, err := st.client.Create(context.Background(), &shimv1.CreateTaskRequest{
-		ID: st.id, Bundle: st.bundle, Runtime: "runc", Terminal: cio.terminal,
-		Stdin: cio.stdin, Stdout: cio.stdout, Stderr: cio.stderr,
+		ID: st.id, Bundle: st.bundle, Runtime: "runc", Terminal: cio.Terminal,
+		Stdin: cio.Stdin, Stdout: cio.Stdout, Stderr: cio.Stderr,
 	})
 	if err != nil {
 		st.t.Fatalf("create: %v", err)
@@ -215,12 +211,12 @@ func (st *v1Task) state(id string) *shimv1.StateResponse {
 
 func (st *v1Task) exec(id string, cio *clientIO, args ...string) {
 	st.t.Helper()
-	spec, err := json.Marshal(&specs.Process{Args: args, Cwd: "/", Env: []string{oci.DefaultPathEnv}, Terminal: cio.terminal})
+	spec, err := json.Marshal(&specs.Process{Args: args, Cwd: "/", Env: []string{oci.DefaultPathEnv}, Terminal: cio.Terminal})
 	if err != nil {
 		st.t.Fatal(err)
 	}
 	_, err = st.client.Exec(context.Background(), &shimv1.ExecProcessRequest{
-		ID: id, Terminal: cio.terminal, Stdin: cio.stdin, Stdout: cio.stdout, Stderr: cio.stderr,
+		ID: id, Terminal: cio.Terminal, Stdin: cio.Stdin, Stdout: cio.Stdout, Stderr: cio.Stderr,
 		Spec: &ptypes.Any{TypeUrl: "types.containerd.io/opencontainers/runtime-spec/1/Process", Value: spec},
 	})
 	if err != nil {
@@ -238,63 +234,10 @@ func (st *v1Task) delete() *shimv1.DeleteResponse {
 	return resp
 }
 
-// clientIO is the client's side of a process's stdio: FIFOs, with the
-// output collected as it arrives.
-type clientIO struct {
-	stdin, stdout, stderr string
-	terminal              bool
-	in                    io.WriteCloser
-	out, errOut           *buffer
-}
+// clientIO is the client's side of a process's stdio.
+type clientIO = testutil.FIFOs
 
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func newIO(t *testing.T, withStdin bool) *clientIO {
-	dir := t.TempDir()
-	cio := &clientIO{out: &buffer{}, errOut: &buffer{}}
-	ctx := context.Background()
-	open := func(name string, flags int, w io.Writer) string {
-		p := filepath.Join(dir, name)
-		f, err := fifo.OpenFifo(ctx, p, flags|syscall.O_CREAT|syscall.O_NONBLOCK, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w != nil {
-			go io.Copy(w, f)
-		} else {
-			cio.in = f
-		}
-		t.Cleanup(func() { f.Close() })
-		return p
-	}
-	cio.stdout = open("stdout", syscall.O_RDONLY, cio.out)
-	cio.stderr = open("stderr", syscall.O_RDONLY, cio.errOut)
-	if withStdin {
-		cio.stdin = open("stdin", syscall.O_WRONLY, nil)
-	}
-	return cio
-}
-
-func (c *clientIO) waitOutput(t *testing.T, want string) {
-	t.Helper()
-	testutil.WaitFor(t, 10*time.Second, func() bool { return c.out.String() == want },
-		fmt.Sprintf("stdout %q (have %q)", want, c.out.String()))
-}
+func newIO(t *testing.T, withStdin bool) *clientIO { return testutil.NewFIFOs(t, withStdin, false) }
 
 // fakePublisher is a stand-in for `containerd publish`: a script that
 // records each call's arguments (one line in DIR/calls) and its stdin

@@ -43,7 +43,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("runc state not under -runtime-root/NS: %v", err)
 	}
 	s := st.state(st.id)
-	if s.Status != tasktypes.StatusCreated || s.ID != st.id || s.Bundle != st.bundle || s.Pid != created.Pid || s.Stdout != cio.stdout {
+	if s.Status != tasktypes.StatusCreated || s.ID != st.id || s.Bundle != st.bundle || s.Pid != created.Pid || s.Stdout != cio.Stdout {
 		t.Fatalf("state after create: %+v", s)
 	}
 	if pid := st.start(st.id); pid != created.Pid {
@@ -52,8 +52,8 @@ func TestLifecycle(t *testing.T) {
 	if code := st.wait(st.id); code != 7 {
 		t.Fatalf("exit %d, want 7", code)
 	}
-	cio.waitOutput(t, "hello\n")
-	testutil.WaitFor(t, 5*time.Second, func() bool { return cio.errOut.String() == "oops\n" }, "stderr oops")
+	cio.WaitOutputIs(t, "hello\n")
+	testutil.WaitFor(t, 5*time.Second, func() bool { return cio.Err.String() == "oops\n" }, "stderr oops")
 	s = st.state(st.id)
 	if s.Status != tasktypes.StatusStopped || s.ExitStatus != 7 || s.ExitedAt.IsZero() {
 		t.Fatalf("state after exit: %+v", s)
@@ -114,7 +114,7 @@ func TestExecKillPauseListPids(t *testing.T) {
 	if code := st.wait("e1"); code != 3 {
 		t.Fatalf("exec e1 exit %d, want 3", code)
 	}
-	eio.waitOutput(t, "exec-out\n")
+	eio.WaitOutputIs(t, "exec-out\n")
 	if s := st.state("e1"); s.ID != "e1" || s.Status != tasktypes.StatusStopped || s.ExitStatus != 3 {
 		t.Fatalf("state of e1: %+v", s)
 	}
@@ -206,10 +206,10 @@ func TestStdinAndCloseIO(t *testing.T) {
 	cio := newIO(t, true)
 	st.create(cio)
 	st.start(st.id)
-	if _, err := cio.in.Write([]byte("through stdin\n")); err != nil {
+	if _, err := cio.In.Write([]byte("through stdin\n")); err != nil {
 		t.Fatal(err)
 	}
-	cio.waitOutput(t, "through stdin\n")
+	cio.WaitOutputIs(t, "through stdin\n")
 	if _, err := st.client.CloseIO(context.Background(), &shimv1.CloseIORequest{ID: st.id, Stdin: true}); err != nil {
 		t.Fatal(err)
 	}
