@@ -744,7 +744,6 @@ func hasLine(s, want string) bool {
 	return false
 }
 
-
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
