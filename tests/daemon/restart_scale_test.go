@@ -406,7 +406,7 @@ func execEcho(t *testing.T, ctx context.Context, c *client.Client, fifoDir strin
 func attachTerminal(t *testing.T, ctx context.Context, c *client.Client, id string) {
 	t.Helper()
 	in, input := io.Pipe()
-	out := &lockedBuffer{}
+	out := &testutil.Buffer{}
 	task, err := c.LoadTask(ctx, id, client.Attach(client.Streams{Stdin: in, Stdout: out}))
 	if err != nil {
 		t.Fatalf("attach to %s: %v", id, err)
@@ -742,21 +742,4 @@ func hasLine(s, want string) bool {
 		}
 	}
 	return false
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
