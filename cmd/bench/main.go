@@ -37,6 +37,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/seedrt/seed/oci"
 )
 
 var allScenarios = []string{"start", "runrm", "exec", "event", "memory", "restart"}
@@ -134,7 +136,11 @@ func run() int {
 		os.RemoveAll(top)
 	}()
 	rootfs = filepath.Join(top, "rootfs")
-	if err := buildRootfs(rootfs, o.busybox); err != nil {
+	applets, err := oci.BusyboxApplets(o.busybox)
+	if err == nil {
+		err = oci.BuildBusyboxRootfs(rootfs, o.busybox, applets)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: build rootfs: %v\n", err)
 		failed = true
 		return 1
