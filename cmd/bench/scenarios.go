@@ -328,23 +328,12 @@ func runRunRm(ctx context.Context, d *daemon, o *options) *LatencyResult {
 	if _, _, err := runRm(ctx, d, "rm-warmup"); err != nil {
 		e.add(fmt.Errorf("warm-up: %w", err))
 	}
-	var lat []time.Duration
-	var ph [6][]time.Duration
-	for i := 0; i < o.r && ctx.Err() == nil; i++ {
-		total, phases, err := runRm(ctx, d, fmt.Sprintf("rm-%d", i))
-		if err != nil {
-			e.add(err)
-			continue
-		}
-		lat = append(lat, total)
-		for j := range ph {
-			ph[j] = append(ph[j], phases[j])
-		}
-	}
-	r.Latency = summarize(lat, o.r-len(lat))
-	for j, name := range []string{"Containers.Create", "Tasks.Create", "Tasks.Start", "Start→Wait returns", "Tasks.Delete", "Containers.Delete"} {
-		r.Phases = append(r.Phases, Phase{name, summarize(ph[j], 0)})
-	}
+	r.Latency, r.Phases = repeat(ctx, o.r, &e,
+		[]string{"Containers.Create", "Tasks.Create", "Tasks.Start", "Start→Wait returns", "Tasks.Delete", "Containers.Delete"},
+		func(i int) (time.Duration, []time.Duration, error) {
+			total, phases, err := runRm(ctx, d, fmt.Sprintf("rm-%d", i))
+			return total, phases[:], err
+		})
 	r.fill(&e)
 	cleanupScenario(d, o, &r.Outcome)
 	return r
@@ -402,23 +391,12 @@ func runExec(ctx context.Context, d *daemon, o *options) *LatencyResult {
 	if _, _, err := execOnce(ctx, d, id, "warmup"); err != nil {
 		e.add(fmt.Errorf("warm-up: %w", err))
 	}
-	var lat []time.Duration
-	var ph [4][]time.Duration
-	for i := 0; i < o.r && ctx.Err() == nil; i++ {
-		total, phases, err := execOnce(ctx, d, id, fmt.Sprintf("e%d", i))
-		if err != nil {
-			e.add(err)
-			continue
-		}
-		lat = append(lat, total)
-		for j := range ph {
-			ph[j] = append(ph[j], phases[j])
-		}
-	}
-	r.Latency = summarize(lat, o.r-len(lat))
-	for j, name := range []string{"Tasks.Exec", "Tasks.Start", "Start→Wait returns", "Tasks.DeleteProcess"} {
-		r.Phases = append(r.Phases, Phase{name, summarize(ph[j], 0)})
-	}
+	r.Latency, r.Phases = repeat(ctx, o.r, &e,
+		[]string{"Tasks.Exec", "Tasks.Start", "Start→Wait returns", "Tasks.DeleteProcess"},
+		func(i int) (time.Duration, []time.Duration, error) {
+			total, phases, err := execOnce(ctx, d, id, fmt.Sprintf("e%d", i))
+			return total, phases[:], err
+		})
 	return r
 }
 
@@ -688,3 +666,27 @@ func runRestart(ctx context.Context, d *daemon, o *options) *RestartResult {
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t)) / float64(time.Millisecond) }
+
+// repeat runs once n times (until ctx ends) and summarizes the total
+// latency and each named phase; failures are counted and kept in e.
+func repeat(ctx context.Context, n int, e *errs, names []string,
+	once func(i int) (total time.Duration, phases []time.Duration, err error)) (Stats, []Phase) {
+	var lat []time.Duration
+	ph := make([][]time.Duration, len(names))
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		total, phases, err := once(i)
+		if err != nil {
+			e.add(err)
+			continue
+		}
+		lat = append(lat, total)
+		for j := range ph {
+			ph[j] = append(ph[j], phases[j])
+		}
+	}
+	out := make([]Phase, len(names))
+	for j, name := range names {
+		out[j] = Phase{name, summarize(ph[j], 0)}
+	}
+	return summarize(lat, n-len(lat)), out
+}
