@@ -33,6 +33,9 @@ type container struct {
 
 	mu    sync.Mutex
 	execs map[string]*process
+
+	deleteMu    sync.Mutex
+	runcDeleted bool // the runc container is gone
 }
 
 // newRunc returns the runc command line for a container: its own root, a
@@ -226,8 +229,8 @@ func (c *container) waitExecs(timeout time.Duration) {
 // rootfs mount.
 func (c *container) cleanup(ctx context.Context) error {
 	var errs []error
-	if err := c.runc.Delete(ctx, c.id, &runc.DeleteOpts{Force: true}); err != nil && !isNotExist(err) {
-		errs = append(errs, c.runcError("delete", err))
+	if err := c.deleteRunc(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if c.mounted {
 		if err := unmountAll(filepath.Join(c.bundle, rootfsDir)); err != nil {
@@ -235,6 +238,21 @@ func (c *container) cleanup(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// deleteRunc removes the runc container (state, cgroups, any process left
+// in it) once; a failure is tried again by the next call.
+func (c *container) deleteRunc(ctx context.Context) error {
+	c.deleteMu.Lock()
+	defer c.deleteMu.Unlock()
+	if c.runcDeleted {
+		return nil
+	}
+	if err := c.runc.Delete(ctx, c.id, &runc.DeleteOpts{Force: true}); err != nil && !isNotExist(err) {
+		return c.runcError("delete", err)
+	}
+	c.runcDeleted = true
+	return nil
 }
 
 // isNotExist tells runc's "container does not exist" from real failures.

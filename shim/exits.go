@@ -24,7 +24,6 @@ func (s *Service) watch(p *process, exits <-chan reaper.Exit) {
 	}
 
 	p.startMu.Lock() // TaskStart of this process goes first
-	defer p.startMu.Unlock()
 	rec := exitRecord{ID: p.execID, Pid: e.Pid, Status: e.Status, ExitedAt: e.Timestamp.UTC()}
 	ev := &events.TaskExit{
 		ContainerID: p.c.id,
@@ -43,4 +42,14 @@ func (s *Service) watch(p *process, exits <-chan reaper.Exit) {
 		return nil
 	})
 	p.setExited(e.Status, rec.ExitedAt)
+	p.startMu.Unlock()
+	if p.execID == "" {
+		// The container is stopped for good: remove it from runc now (not
+		// before the exit record, whose fsync would wait for runc's file
+		// system work), while the exit travels to the client. Like
+		// containerd's shim, this kills whatever is left in the container.
+		if err := p.c.deleteRunc(runcContext()); err != nil {
+			logf("delete stopped %s: %v", p.c.id, err)
+		}
+	}
 }

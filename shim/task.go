@@ -146,8 +146,8 @@ func (s *Service) Start(ctx context.Context, r *task.StartRequest) (*task.StartR
 		return nil, fmt.Errorf("process %s is %s, cannot start: %w", p.name(), st, errdefs.ErrFailedPrecondition)
 	}
 	if r.ExecID == "" {
-		if err := c.runc.Start(runcContext(), c.id); err != nil {
-			return nil, c.runcError("start", err)
+		if err := c.startInit(runcContext()); err != nil {
+			return nil, err
 		}
 		pid, _, _ := p.exitInfo()
 		p.move(Running) // fails only if it already exited: Stopped stays
@@ -330,6 +330,9 @@ func (s *Service) Pids(ctx context.Context, r *task.PidsRequest) (*task.PidsResp
 	c, err := s.container(r.ID)
 	if err != nil {
 		return nil, err
+	}
+	if st := c.init.current(); st == Stopped || st == Deleted {
+		return &task.PidsResponse{}, nil // and runc may have forgotten it
 	}
 	pids, err := c.runc.Ps(runcContext(), c.id)
 	if err != nil {

@@ -220,6 +220,21 @@ func printReport(w io.Writer, rep *Report, o *options) {
 			}
 			return nil
 		})
+		if has(func(r *TargetResult) bool { l := pick(r); return l != nil && l.BareRunc != nil }) {
+			t.heading("bare `runc run` of the same spec, one after each run")
+			t.add("  median (ms)", "%.2f", true, res, func(r *TargetResult) (float64, bool) {
+				if l := pick(r); l != nil && l.BareRunc != nil {
+					return l.BareRunc.Median, true
+				}
+				return 0, false
+			})
+			t.add("  run --rm / bare runc (medians)", "%.2f", false, res, func(r *TargetResult) (float64, bool) {
+				if l := pick(r); l != nil && l.BareRunc != nil && l.BareRunc.Median > 0 {
+					return l.Latency.Median / l.BareRunc.Median, true
+				}
+				return 0, false
+			})
+		}
 		t.print(w)
 	}
 	if has(func(r *TargetResult) bool { return r.RunRm != nil }) {

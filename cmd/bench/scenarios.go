@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -83,6 +84,9 @@ type LatencyResult struct {
 	Runs    int     `json:"runs"`
 	Latency Stats   `json:"latency"`
 	Phases  []Phase `json:"phases"`
+	// run --rm only: bare `runc run` of the same spec, one after each of
+	// our runs so both see the same load.
+	BareRunc *Stats `json:"bare_runc_run,omitempty"`
 }
 
 // EventResult: scenario 4.
@@ -328,12 +332,30 @@ func runRunRm(ctx context.Context, d *daemon, o *options) *LatencyResult {
 	if _, _, err := runRm(ctx, d, "rm-warmup"); err != nil {
 		e.add(fmt.Errorf("warm-up: %w", err))
 	}
+	bare, err := newBareRunc(filepath.Join(d.dir, "bare"))
+	if err != nil {
+		e.add(err)
+	} else {
+		defer bare.close()
+	}
+	var bareRuns []time.Duration
 	r.Latency, r.Phases = repeat(ctx, o.r, &e,
 		[]string{"Containers.Create", "Tasks.Create", "Tasks.Start", "Start→Wait returns", "Tasks.Delete", "Containers.Delete"},
 		func(i int) (time.Duration, []time.Duration, error) {
 			total, phases, err := runRm(ctx, d, fmt.Sprintf("rm-%d", i))
+			if bare != nil {
+				if b, err := bare.run(ctx, fmt.Sprintf("bare-%s-%d", d.ns, i)); err != nil {
+					e.add(err)
+				} else {
+					bareRuns = append(bareRuns, b)
+				}
+			}
 			return total, phases[:], err
 		})
+	if len(bareRuns) > 0 {
+		s := summarize(bareRuns, 0)
+		r.BareRunc = &s
+	}
 	r.fill(&e)
 	cleanupScenario(d, o, &r.Outcome)
 	return r

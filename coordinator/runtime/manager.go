@@ -42,15 +42,17 @@ type Manager struct {
 	cfg    Config
 	events events.Publisher
 
-	mu       sync.Mutex
-	tasks    map[string]*Task
-	creating map[string]bool
-	closing  bool
+	mu        sync.Mutex
+	tasks     map[string]*Task
+	creating  map[string]bool
+	teardowns map[string]chan struct{} // deleted tasks whose shim is still going away
+	closing   bool
 }
 
 // NewManager returns a manager with no tasks; see Recover.
 func NewManager(cfg Config, ev events.Publisher) *Manager {
-	return &Manager{cfg: cfg, events: ev, tasks: map[string]*Task{}, creating: map[string]bool{}}
+	return &Manager{cfg: cfg, events: ev, tasks: map[string]*Task{}, creating: map[string]bool{},
+		teardowns: map[string]chan struct{}{}}
 }
 
 func key(ns, id string) string { return ns + "/" + id }
@@ -65,7 +67,7 @@ type CreateOpts struct {
 
 // Create launches a shim for the container and creates its task.
 func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o CreateOpts) (_ *Task, retErr error) {
-	if err := m.reserve(ns, c.ID); err != nil {
+	if err := m.reserve(ctx, ns, c.ID); err != nil {
 		return nil, err
 	}
 	var created *Task
@@ -172,15 +174,69 @@ func toAny(a *metadata.Any) *ptypes.Any {
 	return &ptypes.Any{TypeUrl: a.TypeURL, Value: a.Value}
 }
 
-func (m *Manager) reserve(ns, id string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// reserve claims ns/id for a new task, after the teardown of a deleted
+// task of the same id, if one is still going on, has finished.
+func (m *Manager) reserve(ctx context.Context, ns, id string) error {
 	k := key(ns, id)
+	for {
+		m.mu.Lock()
+		done, tearingDown := m.teardowns[k]
+		if !tearingDown {
+			break
+		}
+		m.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("task %s: the previous task of this id is still being torn down: %w", id, ctx.Err())
+		}
+	}
+	defer m.mu.Unlock()
 	if _, ok := m.tasks[k]; ok || m.creating[k] {
 		return fmt.Errorf("task %s: %w", id, errdefs.ErrAlreadyExists)
 	}
 	m.creating[k] = true
 	return nil
+}
+
+// retire drops a deleted task from the table and runs the rest of its
+// teardown in the background; reserve and Close wait for it.
+func (m *Manager) retire(t *Task, teardown func()) {
+	k := key(t.Namespace, t.ID)
+	done := make(chan struct{})
+	m.mu.Lock()
+	if m.tasks[k] == t {
+		delete(m.tasks, k)
+	}
+	m.teardowns[k] = done
+	m.mu.Unlock()
+	go func() {
+		defer func() {
+			m.mu.Lock()
+			delete(m.teardowns, k)
+			m.mu.Unlock()
+			close(done)
+		}()
+		teardown()
+	}()
+}
+
+// waitTeardowns waits, up to timeout, for the teardowns under way.
+func (m *Manager) waitTeardowns(timeout time.Duration) {
+	m.mu.Lock()
+	pending := make([]chan struct{}, 0, len(m.teardowns))
+	for _, done := range m.teardowns {
+		pending = append(pending, done)
+	}
+	m.mu.Unlock()
+	deadline := time.After(timeout)
+	for _, done := range pending {
+		select {
+		case <-done:
+		case <-deadline:
+			return
+		}
+	}
 }
 
 func (m *Manager) finishCreate(ns, id string, t *Task) {
@@ -255,6 +311,7 @@ func (m *Manager) forget(t *Task) {
 // Close drops every shim connection and leaves the shims (and their
 // containers) running: the daemon is going away, not the tasks.
 func (m *Manager) Close() {
+	m.waitTeardowns(10 * time.Second)
 	m.mu.Lock()
 	m.closing = true
 	tasks := make([]*Task, 0, len(m.tasks))

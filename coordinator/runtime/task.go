@@ -103,16 +103,20 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 	// quietly instead of reporting the task's exit a second time.
 	os.WriteFile(filepath.Join(t.Bundle, deletedMarker), nil, 0o600)
 	failpoint.Hit("delete-after-task-delete")
-	t.m.forget(t)
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.shim.task.Shutdown(sctx, &task.ShutdownRequest{ID: t.ID})
-	cancel()
-	t.shim.close()
-	t.closeLog()
-	failpoint.Hit("delete-after-shutdown")
-	if err := os.RemoveAll(t.Bundle); err != nil {
-		fmt.Fprintf(os.Stderr, "remove bundle of %s: %v\n", t.ID, err)
-	}
+	// The exit is final and the task gone from the API: the client need not
+	// wait for the shim to go (it finishes removing the runc container
+	// first) or for the bundle's removal. A new task of this id waits.
+	t.m.retire(t, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		t.shim.task.Shutdown(sctx, &task.ShutdownRequest{ID: t.ID})
+		cancel()
+		t.shim.close()
+		t.closeLog()
+		failpoint.Hit("delete-after-shutdown")
+		if err := os.RemoveAll(t.Bundle); err != nil {
+			fmt.Fprintf(os.Stderr, "remove bundle of %s: %v\n", t.ID, err)
+		}
+	})
 	return resp, nil
 }
 
