@@ -8,6 +8,12 @@ dir="$root/.demo"
 ctr="$root/bin/ctr --address $dir/containerd.sock"
 if [ "${1:-}" = stop ]; then
 	[ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null || true
+	# The daemon leaves the tmpfs on its state dir mounted for the shims
+	# that outlive it; with none left, take it down too.
+	sleep 0.2
+	if ! pgrep -f "containerd-shim.*$dir" >/dev/null; then
+		umount "$dir/state" 2>/dev/null || true
+	fi
 	exit 0
 fi
 mkdir -p "$dir/rootfs/bin"

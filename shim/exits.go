@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"runtime"
 	"time"
 
 	"github.com/seedrt/seed/reaper"
@@ -48,6 +49,9 @@ func (s *Service) watch(p *process, exits <-chan reaper.Exit) {
 		// before the exit record, whose fsync would wait for runc's file
 		// system work), while the exit travels to the client. Like
 		// containerd's shim, this kills whatever is left in the container.
+		// The shim runs on one P: let the Wait answers and the event go
+		// out before forking runc holds it.
+		runtime.Gosched()
 		if err := p.c.deleteRunc(runcContext()); err != nil {
 			logf("delete stopped %s: %v", p.c.id, err)
 		}

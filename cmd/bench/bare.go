@@ -18,8 +18,10 @@ type bareRunc struct {
 	bundle, root string
 }
 
-func newBareRunc(dir string) (*bareRunc, error) {
-	b := &bareRunc{bundle: filepath.Join(dir, "bundle"), root: filepath.Join(dir, "root")}
+// newBareRunc keeps the bundle in dir and runc's state in stateDir, on the
+// same file system as the daemon's runc state.
+func newBareRunc(dir, stateDir string) (*bareRunc, error) {
+	b := &bareRunc{bundle: filepath.Join(dir, "bundle"), root: stateDir}
 	spec := oci.DefaultSpec("bare", oci.WithNamespace("bare"), oci.WithRootfs(rootfs, true), oci.WithArgs("/bin/true"))
 	data, err := json.Marshal(spec)
 	if err != nil {
@@ -47,4 +49,7 @@ func (b *bareRunc) run(ctx context.Context, id string) (time.Duration, error) {
 	return d, nil
 }
 
-func (b *bareRunc) close() { os.RemoveAll(filepath.Dir(b.bundle)) }
+func (b *bareRunc) close() {
+	os.RemoveAll(filepath.Dir(b.bundle))
+	os.RemoveAll(b.root)
+}

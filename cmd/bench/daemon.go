@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,6 +45,10 @@ type daemon struct {
 	env     []string
 	logPath string
 	timeout time.Duration // per RPC
+	// tmpfs mounts made for this daemon (ours: by itself), unmounted at
+	// teardown; stateTmpfs says its state is on tmpfs.
+	tmpfs      []string
+	stateTmpfs bool
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -73,6 +78,10 @@ func newDaemon(kind, dir, ns string, o *options) (*daemon, error) {
 		d.binary = filepath.Join(o.binDir, "containerd")
 		d.args = append([]string{"--address", d.sock, "--root", filepath.Join(dir, "root"),
 			"--state", filepath.Join(dir, "state")}, o.oursArgs...)
+		// Our daemon mounts a tmpfs on its state dir (unless told not to)
+		// and leaves it mounted when it exits.
+		d.tmpfs = []string{filepath.Join(dir, "state")}
+		d.stateTmpfs = !strings.Contains(strings.Join(o.oursArgs, " "), "--state-tmpfs=false")
 	case targetContainerd:
 		d.binary = o.containerdBin
 		config := fmt.Sprintf(`version = 2
@@ -98,6 +107,19 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 			return nil, err
 		}
 		d.args = append([]string{"--config", configPath}, o.containerdArgs...)
+		if o.containerdTmpfs {
+			// containerd's runc shim keeps runc state in /run/containerd/runc/NS.
+			d.tmpfs = []string{filepath.Join(dir, "state"), filepath.Join("/run/containerd/runc", ns)}
+			for _, p := range d.tmpfs {
+				if err := os.MkdirAll(p, 0o711); err != nil {
+					return nil, err
+				}
+				if err := syscall.Mount("bench-tmpfs", p, "tmpfs", 0, "mode=0711"); err != nil {
+					return nil, fmt.Errorf("mount tmpfs on %s: %w", p, err)
+				}
+			}
+			d.stateTmpfs = true
+		}
 	default:
 		return nil, fmt.Errorf("unknown target %q", kind)
 	}
@@ -394,6 +416,9 @@ func (d *daemon) teardown(c int) []string {
 	}
 	mounts := mountsUnder(d.dir)
 	for i := len(mounts) - 1; i >= 0; i-- {
+		if slices.Contains(d.tmpfs, mounts[i]) {
+			continue // expected, unmounted below
+		}
 		errs = append(errs, "leftover mount (detached): "+mounts[i])
 		syscall.Unmount(mounts[i], syscall.MNT_DETACH)
 	}
@@ -419,6 +444,12 @@ func (d *daemon) teardown(c int) []string {
 				errs = append(errs, "leftover runc state (removed): "+filepath.Join(runcRoot, e.Name()))
 			}
 			os.RemoveAll(runcRoot)
+		}
+	}
+	for _, p := range d.tmpfs {
+		syscall.Unmount(p, syscall.MNT_DETACH)
+		if !strings.HasPrefix(p, d.dir+"/") {
+			os.Remove(p) // the empty mount point
 		}
 	}
 	return errs

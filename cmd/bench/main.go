@@ -44,35 +44,38 @@ import (
 var allScenarios = []string{"start", "runrm", "exec", "event", "memory", "restart"}
 
 type options struct {
-	targets        []string
-	n, c, r, m, k  int
-	scenarios      map[string]bool
-	binDir         string
-	containerdBin  string
-	busybox        string
-	oursArgs       []string
-	containerdArgs []string
-	jsonPath       string
-	keep           bool
-	rpcTimeout     time.Duration
-	settle         time.Duration
+	targets         []string
+	n, c, r, m, k   int
+	scenarios       map[string]bool
+	binDir          string
+	containerdBin   string
+	busybox         string
+	oursArgs        []string
+	containerdArgs  []string
+	jsonPath        string
+	keep            bool
+	containerdTmpfs bool
+	rpcTimeout      time.Duration
+	settle          time.Duration
 }
 
 // TargetResult is everything measured on one daemon.
 type TargetResult struct {
-	Target    string         `json:"target"`
-	Binary    string         `json:"binary"`
-	Args      []string       `json:"args"`
-	Version   string         `json:"version"`
-	Revision  string         `json:"revision"`
-	Namespace string         `json:"namespace"`
-	Error     string         `json:"error,omitempty"` // why it stopped early
-	Start     *StartResult   `json:"start,omitempty"`
-	RunRm     *LatencyResult `json:"runrm,omitempty"`
-	Exec      *LatencyResult `json:"exec,omitempty"`
-	Event     *EventResult   `json:"event,omitempty"`
-	Memory    *MemoryResult  `json:"memory,omitempty"`
-	Restart   *RestartResult `json:"restart,omitempty"`
+	Target    string   `json:"target"`
+	Binary    string   `json:"binary"`
+	Args      []string `json:"args"`
+	Version   string   `json:"version"`
+	Revision  string   `json:"revision"`
+	Namespace string   `json:"namespace"`
+	// StateTmpfs: the daemon's state (and runc root) was on tmpfs.
+	StateTmpfs bool           `json:"state_tmpfs"`
+	Error      string         `json:"error,omitempty"` // why it stopped early
+	Start      *StartResult   `json:"start,omitempty"`
+	RunRm      *LatencyResult `json:"runrm,omitempty"`
+	Exec       *LatencyResult `json:"exec,omitempty"`
+	Event      *EventResult   `json:"event,omitempty"`
+	Memory     *MemoryResult  `json:"memory,omitempty"`
+	Restart    *RestartResult `json:"restart,omitempty"`
 	// Problems found when the daemon was torn down (leftover processes,
 	// mounts, cgroups, runc state; failed deletes).
 	Teardown []string `json:"teardown_errors,omitempty"`
@@ -225,6 +228,7 @@ func runTarget(ctx context.Context, kind, dir, ns string, o *options) (res *Targ
 		return res
 	}
 	res.Binary, res.Args = d.binary, d.args
+	res.StateTmpfs = d.stateTmpfs
 	current.Lock()
 	current.d = d
 	current.Unlock()
@@ -357,6 +361,8 @@ func parseFlags() (*options, error) {
 	ctrdArgs := flag.String("containerd-args", "", "extra arguments for containerd")
 	flag.StringVar(&o.jsonPath, "json", "", "write all results as JSON to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dirs (daemon logs, state) when something failed")
+	flag.BoolVar(&o.containerdTmpfs, "containerd-tmpfs", false,
+		"give containerd its state and runc root on tmpfs, as /run is on most systems (ours mounts one itself)")
 	flag.DurationVar(&o.rpcTimeout, "rpc-timeout", 30*time.Second, "timeout of every RPC")
 	flag.DurationVar(&o.settle, "settle", 2*time.Second, "memory: how long containers idle before measuring")
 	flag.Usage = func() {

@@ -332,7 +332,7 @@ func runRunRm(ctx context.Context, d *daemon, o *options) *LatencyResult {
 	if _, _, err := runRm(ctx, d, "rm-warmup"); err != nil {
 		e.add(fmt.Errorf("warm-up: %w", err))
 	}
-	bare, err := newBareRunc(filepath.Join(d.dir, "bare"))
+	bare, err := newBareRunc(filepath.Join(d.dir, "bare"), filepath.Join(d.dir, "state", "bare-runc"))
 	if err != nil {
 		e.add(err)
 	} else {

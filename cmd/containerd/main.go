@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -23,6 +24,7 @@ func main() {
 		logLevel    = flag.String("log-level", "", "log level: debug, info, warn, error")
 		showVer     = flag.Bool("version", false, "print the version and exit")
 		concurrency = flag.Int("concurrency", -1, "task creates/starts/deletes at once, 0 for no bound (default: config, else 0)")
+		stateTmpfs  = flag.String("state-tmpfs", "", "true or false: mount a tmpfs on an empty state directory not on one (default: config, else true)")
 	)
 	flag.StringVar(configPath, "c", "", "shorthand for --config")
 	flag.StringVar(logLevel, "l", "", "shorthand for --log-level")
@@ -47,6 +49,13 @@ func main() {
 	}
 	if *concurrency >= 0 {
 		cfg.Concurrency = *concurrency
+	}
+	if *stateTmpfs != "" {
+		v, err := strconv.ParseBool(*stateTmpfs)
+		if err != nil {
+			fail(fmt.Errorf("--state-tmpfs: %w", err))
+		}
+		cfg.StateTmpfs = &v
 	}
 	d, err := daemon.New(cfg)
 	if err != nil {

@@ -34,6 +34,9 @@ type Config struct {
 	// Concurrency bounds the task creates, starts and deletes running at
 	// once; the rest queue in arrival order. 0: no bound.
 	Concurrency int `toml:"concurrency"`
+	// StateTmpfs (default true) mounts a tmpfs on the state directory when
+	// it is on a disk file system and empty; see ensureTmpfs.
+	StateTmpfs *bool `toml:"state_tmpfs"`
 }
 
 // RuntimeConfig says how tasks are run.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/containerd/ttrpc"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
 	"github.com/seedrt/seed/coordinator/events"
@@ -56,6 +57,19 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 		}
 	}()
 	var err error
+	if cfg.StateTmpfs == nil || *cfg.StateTmpfs {
+		mounted, err := ensureTmpfs(cfg.State)
+		if err != nil {
+			return nil, err
+		}
+		if mounted {
+			defer func() {
+				if retErr != nil { // nothing of ours is in it yet
+					unix.Unmount(cfg.State, unix.MNT_DETACH)
+				}
+			}()
+		}
+	}
 	if d.lock, err = lockState(cfg.State); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ func startSeed(t *testing.T) string {
 	bins := testutil.BuildBinaries(t)
 	dir := testutil.ShortTempDir(t)
 	testutil.CheckNoLeaks(t, dir) // first, so checked after the daemon stopped
+	testutil.UnmountAtCleanup(t, filepath.Join(dir, "state"))
 
 	sock := filepath.Join(dir, "c.sock")
 	var log bytes.Buffer

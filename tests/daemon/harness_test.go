@@ -47,6 +47,7 @@ func startDaemonWithConfig(t *testing.T, config string, env ...string) *daemon {
 	testutil.RequireBinary(t, "runc")
 	dir := testutil.ShortTempDir(t)
 	testutil.CheckNoLeaks(t, dir)
+	testutil.UnmountAtCleanup(t, filepath.Join(dir, "state"))
 	d := &daemon{t: t, dir: dir, bin: testutil.BuildBinaries(t), Address: filepath.Join(dir, "c.sock"), env: env, config: config}
 	d.start()
 	t.Cleanup(d.cleanup)
@@ -76,6 +77,11 @@ func (d *daemon) start() {
 		}
 		return err == nil
 	}, "daemon socket "+d.Address)
+}
+
+// isStateMount tells the daemon's own tmpfs on its state dir from a leak.
+func (d *daemon) isStateMount(l testutil.Leak) bool {
+	return l.Kind == "mount" && l.Detail == filepath.Join(d.dir, "state")
 }
 
 // stop ends the daemon with sig and waits for it.

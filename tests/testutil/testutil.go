@@ -223,3 +223,15 @@ func sweepStaleProcessDirs() {
 		}
 	}
 }
+
+// UnmountAtCleanup lazily unmounts dir when t ends, if something is mounted
+// there: our daemon mounts a tmpfs on its state directory and leaves it
+// mounted when it exits. Call it after CheckNoLeaks and before starting the
+// daemon, so it runs after the daemon is stopped and before the leak check.
+func UnmountAtCleanup(t testing.TB, dir string) {
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil && err != syscall.EINVAL && err != syscall.ENOENT {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+}
