@@ -12,7 +12,6 @@ import (
 	"github.com/gogo/protobuf/proto"
 	ptypes "github.com/gogo/protobuf/types"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	containers "github.com/seedrt/seed/api/services/containers/v1"
@@ -94,7 +93,7 @@ func TestGRPCRoundTrip(t *testing.T) {
 	go s.Serve(l)
 	defer s.Stop()
 
-	cc, err := grpc.Dial("unix://"+l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.Dial("unix://"+l.Addr().String(), grpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

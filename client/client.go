@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	containersapi "github.com/seedrt/seed/api/services/containers/v1"
@@ -73,7 +72,7 @@ func New(address string, opts ...Opt) (*Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.dialTimeout)
 	defer cancel()
 	conn, err := grpc.DialContext(ctx, "unix://"+path,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInsecure(),
 		grpc.WithBlock(),
 		grpc.FailOnNonTempDialError(true),
 		grpc.WithReturnConnectionError(),

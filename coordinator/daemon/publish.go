@@ -10,7 +10,6 @@ import (
 	"github.com/gogo/protobuf/types"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -42,7 +41,7 @@ func Publish(ctx context.Context, address, namespace, topic string, event *types
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	conn, err := grpc.DialContext(ctx, "unix://"+path,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInsecure(),
 		grpc.WithBlock(),
 		grpc.FailOnNonTempDialError(true),
 		grpc.WithReturnConnectionError(),

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/tap"
 
@@ -58,7 +57,7 @@ func (e *env) recordCtrIn(stdin string, args ...string) (calls []string, stdout 
 func startRecorder(t *testing.T, upstream string) *recorder {
 	t.Helper()
 	r := &recorder{address: filepath.Join(testutil.ShortTempDir(t), "proxy.sock")}
-	conn, err := grpc.Dial("unix://"+upstream, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.Dial("unix://"+upstream, grpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +67,7 @@ func startRecorder(t *testing.T, upstream string) *recorder {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer(
-		grpc.ForceServerCodec(rawCodec{}),
+		grpc.CustomCodec(rawCodec{}),
 		grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
 			if m := abbreviate(info.FullMethodName); m != "T/CloseIO" {
 				r.mu.Lock()
@@ -164,4 +163,5 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
-func (rawCodec) Name() string { return "proto" }
+func (rawCodec) Name() string   { return "proto" }
+func (rawCodec) String() string { return "proto" }

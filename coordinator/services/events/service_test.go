@@ -15,7 +15,6 @@ import (
 	"github.com/gogo/protobuf/types"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	api "github.com/seedrt/seed/api/services/events/v1"
@@ -72,7 +71,7 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(gs.Stop)
 
 	conn, err := grpc.Dial("unix://"+filepath.Join(dir, "grpc.sock"),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
