@@ -44,6 +44,7 @@ func (s *Service) watch(p *process, exits <-chan reaper.Exit) {
 	})
 	p.setExited(e.Status, rec.ExitedAt)
 	p.startMu.Unlock()
+	s.trim.touch() // the exit path allocated: collect, then trim again
 	if p.execID == "" {
 		// The container is stopped for good: remove it from runc now (not
 		// before the exit record, whose fsync would wait for runc's file

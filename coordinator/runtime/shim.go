@@ -34,6 +34,17 @@ func (s *shimConn) close() {
 	}
 }
 
+// waitGone waits, up to timeout, for the shim to close the connection: it
+// does once it has handed its last events to the daemon and exits.
+func (s *shimConn) waitGone(timeout time.Duration) {
+	if s == nil || s.client == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	s.client.UserOnCloseWait(ctx)
+}
+
 // shimCommand builds a shim invocation with containerd's v2 flags, in the
 // bundle directory, with the events address in TTRPC_ADDRESS.
 func (m *Manager) shimCommand(ctx context.Context, binary, ns, id, bundle string, extra ...string) *exec.Cmd {

@@ -108,8 +108,13 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 	// first) or for the bundle's removal. A new task of this id waits.
 	t.m.retire(t, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		t.shim.task.Shutdown(sctx, &task.ShutdownRequest{ID: t.ID})
+		_, err := t.shim.task.Shutdown(sctx, &task.ShutdownRequest{ID: t.ID})
 		cancel()
+		if err == nil {
+			// The shim flushes its queued events (the task's delete among
+			// them) before it exits: keep a stopping daemon up for that.
+			t.shim.waitGone(shimExitWait)
+		}
 		t.shim.close()
 		t.closeLog()
 		failpoint.Hit("delete-after-shutdown")
@@ -119,6 +124,10 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 	})
 	return resp, nil
 }
+
+// shimExitWait bounds how long a teardown waits for a shut-down shim to
+// exit (ours flushes its events for up to 5 s first).
+const shimExitWait = 7 * time.Second
 
 // claimExit marks the init's exit as reported and tells whether it was not
 // already: the one place that decides an exit is reported once.
