@@ -1,0 +1,130 @@
+// Package bench runs the benchmark tool (cmd/bench) at a small size against
+// our daemon and containerd 1.6, so the tool keeps working; the figures it
+// prints are not checked, only that every scenario ran and left nothing.
+package bench
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/seedrt/seed/tests/testutil"
+)
+
+// outcome is what every scenario reports besides its figures.
+type outcome struct {
+	Errors   int      `json:"errors"`
+	Messages []string `json:"error_messages"`
+	Cleanup  []string `json:"cleanup_errors"`
+}
+
+func (o outcome) failed() bool { return o.Errors > 0 || len(o.Cleanup) > 0 }
+
+type stats struct {
+	Count    int     `json:"count"`
+	Failures int     `json:"failures"`
+	Median   float64 `json:"median_ms"`
+}
+
+// report is the part of the tool's JSON this test checks.
+type report struct {
+	Targets []struct {
+		Target   string   `json:"target"`
+		Error    string   `json:"error"`
+		Teardown []string `json:"teardown_errors"`
+		Start    *struct {
+			outcome
+			Started int     `json:"started"`
+			Removed int     `json:"removed"`
+			PerSec  float64 `json:"containers_per_second"`
+			Latency stats   `json:"latency"`
+		} `json:"start"`
+		RunRm *struct {
+			outcome
+			Latency  stats  `json:"latency"`
+			BareRunc *stats `json:"bare_runc_run"`
+		} `json:"runrm"`
+		Exec *struct {
+			outcome
+			Latency stats `json:"latency"`
+		} `json:"exec"`
+		Event *struct {
+			outcome
+			Event stats `json:"event_latency"`
+		} `json:"event"`
+		Memory *struct {
+			outcome
+			Shims     int     `json:"shims"`
+			ShimPSSKB float64 `json:"shim_pss_median_kb"`
+		} `json:"memory"`
+		Restart *struct {
+			outcome
+			Died       int     `json:"died"`
+			AllRunning float64 `json:"all_running_ms"`
+		} `json:"restart"`
+	} `json:"targets"`
+}
+
+func TestBenchSmall(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireBinary(t, "runc")
+	testutil.RequireBinary(t, "containerd")
+	testutil.RequireBinary(t, "containerd-shim-runc-v2")
+	bins := testutil.BuildBinaries(t)
+	const n, runs = 20, 3
+	out := filepath.Join(t.TempDir(), "bench.json")
+	cmd := exec.Command(filepath.Join(bins, "bench"), "-bin", bins, "-target", "both",
+		"-n", "20", "-c", "5", "-r", "3", "-m", "3", "-k", "5", "-settle", "1s", "-json", out)
+	log, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, log)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("bench JSON: %v", err)
+	}
+	if len(r.Targets) != 2 {
+		t.Fatalf("%d targets in the JSON, want ours and containerd", len(r.Targets))
+	}
+	for _, tr := range r.Targets {
+		fail := func(format string, a ...any) {
+			t.Helper()
+			t.Errorf(tr.Target+": "+format, a...)
+		}
+		if tr.Error != "" || len(tr.Teardown) > 0 {
+			fail("error %q, teardown %v", tr.Error, tr.Teardown)
+		}
+		switch {
+		case tr.Start == nil || tr.RunRm == nil || tr.Exec == nil || tr.Event == nil || tr.Memory == nil || tr.Restart == nil:
+			fail("a scenario is missing")
+			continue
+		}
+		if s := tr.Start; s.failed() || s.Started != n || s.Removed != n || s.PerSec <= 0 || s.Latency.Count != n {
+			fail("start: %+v", s)
+		}
+		if s := tr.RunRm; s.failed() || s.Latency.Count != runs || s.BareRunc == nil || s.BareRunc.Count != runs {
+			fail("run --rm: %+v", s)
+		}
+		if s := tr.Exec; s.failed() || s.Latency.Count != runs {
+			fail("exec: %+v", s)
+		}
+		if s := tr.Event; s.failed() || s.Event.Count != runs {
+			fail("event: %+v", s)
+		}
+		if s := tr.Memory; s.failed() || s.Shims != 3 || s.ShimPSSKB <= 0 {
+			fail("memory: %+v", s)
+		}
+		if s := tr.Restart; s.failed() || s.Died != 0 || s.AllRunning <= 0 {
+			fail("restart: %+v", s)
+		}
+	}
+	if t.Failed() {
+		t.Logf("bench output:\n%s", log)
+	}
+}
