@@ -15,6 +15,15 @@ import (
 // reopenInterval limits how often a disconnected FIFO is probed for a reader.
 const reopenInterval = 50 * time.Millisecond
 
+// readerWait bounds how long a new output waits for its first reader.
+// containerd's clients (its ctr) open their read side in the background,
+// after the request that starts the process: a process that writes and
+// exits at once would otherwise have its output dropped.
+const readerWait = 2 * time.Second
+
+// readerPoll is how often a waiting output looks for its reader.
+const readerPoll = 2 * time.Millisecond
+
 // output writes a process's output stream to where its client asked for it.
 // Writes never fail: when nobody reads, the bytes are dropped.
 type output interface {
@@ -39,7 +48,7 @@ func openOutput(target string) (output, error) {
 	if strings.Contains(target, "://") {
 		return nil, fmt.Errorf("unsupported stdio uri %q", target)
 	}
-	o := &fifoOutput{path: target}
+	o := &fifoOutput{path: target, created: time.Now()}
 	o.tryOpenLocked()
 	return o, nil
 }
@@ -50,6 +59,7 @@ func openOutput(target string) (output, error) {
 type fifoOutput struct {
 	mu       sync.Mutex // serializes writes and reopening
 	path     string
+	created  time.Time
 	lastOpen time.Time
 	f        atomic.Pointer[os.File]
 	closed   atomic.Bool
@@ -67,6 +77,24 @@ func (o *fifoOutput) tryOpenLocked() {
 	}
 }
 
+// awaitReaderLocked opens the FIFO if it has a reader. Until readerWait
+// after the output was made it polls for one (Close ends the wait); later
+// it tries once per reopenInterval, so output with nobody reading is
+// dropped without slowing the process down.
+func (o *fifoOutput) awaitReaderLocked() {
+	deadline := o.created.Add(readerWait)
+	for {
+		waiting := time.Now().Before(deadline)
+		if waiting || time.Since(o.lastOpen) >= reopenInterval {
+			o.tryOpenLocked()
+		}
+		if !waiting || o.f.Load() != nil || o.closed.Load() {
+			return
+		}
+		time.Sleep(readerPoll)
+	}
+}
+
 // drop closes f if it is still the current file.
 func (o *fifoOutput) drop(f *os.File) {
 	if o.f.CompareAndSwap(f, nil) {
@@ -80,8 +108,8 @@ func (o *fifoOutput) Write(p []byte) (int, error) {
 	if o.closed.Load() {
 		return len(p), nil
 	}
-	if o.f.Load() == nil && time.Since(o.lastOpen) >= reopenInterval {
-		o.tryOpenLocked()
+	if o.f.Load() == nil {
+		o.awaitReaderLocked()
 	}
 	f := o.f.Load()
 	if f == nil {
