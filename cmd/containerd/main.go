@@ -67,8 +67,12 @@ func main() {
 		<-sigs
 		d.Stop()
 	}()
-	if err := d.Serve(); err != nil {
-		d.Stop()
+	err = d.Serve()
+	// Serve returns as soon as a signal's Stop has stopped the gRPC server;
+	// Stop (once) returns only when that Stop is done: deleted tasks torn
+	// down, shim connections closed.
+	d.Stop()
+	if err != nil {
 		fail(err)
 	}
 }
