@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -68,6 +69,10 @@ func New(address string, opts ...Opt) (*Client, error) {
 	path := strings.TrimPrefix(address, "unix://")
 	if path == "" {
 		return nil, fmt.Errorf("empty daemon address: %w", errdefs.ErrInvalidArgument)
+	}
+	// gRPC would read a relative "unix://dir/x.sock" as host "dir".
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.dialTimeout)
 	defer cancel()

@@ -2,10 +2,13 @@ package client
 
 import (
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
 
 	"github.com/seedrt/seed/coordinator/nsctx"
 	"github.com/seedrt/seed/errdefs"
@@ -80,4 +83,26 @@ func TestLogURI(t *testing.T) {
 			t.Errorf("LogURI(%s) = %+v", in, cfg)
 		}
 	}
+}
+
+// A relative socket path (as in `ctr --address .demo/containerd.sock`) is
+// relative to the working directory.
+func TestNewRelativeAddress(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", filepath.Join(dir, "sub", "d.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	go srv.Serve(l)
+	defer srv.Stop()
+	t.Chdir(dir)
+	c, err := New("sub/d.sock")
+	if err != nil {
+		t.Fatalf("New(relative path): %v", err)
+	}
+	c.Close()
 }
