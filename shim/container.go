@@ -248,6 +248,29 @@ func (c *container) deleteRunc(ctx context.Context) error {
 	if c.runcDeleted {
 		return nil
 	}
+	return c.runDeleteLocked(ctx)
+}
+
+// deleteStopped is deleteRunc for a container whose init has been reaped:
+// without starting runc when it need not (removeStopped).
+func (c *container) deleteStopped(ctx context.Context) error {
+	c.deleteMu.Lock()
+	defer c.deleteMu.Unlock()
+	if c.runcDeleted {
+		return nil
+	}
+	err := removeStopped(c.runc.Root, c.id)
+	if err == nil {
+		c.runcDeleted = true
+		return nil
+	}
+	if !errors.Is(err, errNeedsRunc) {
+		return err
+	}
+	return c.runDeleteLocked(ctx)
+}
+
+func (c *container) runDeleteLocked(ctx context.Context) error {
 	if err := c.runc.Delete(ctx, c.id, &runc.DeleteOpts{Force: true}); err != nil && !isNotExist(err) {
 		return c.runcError("delete", err)
 	}

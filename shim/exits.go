@@ -51,9 +51,9 @@ func (s *Service) watch(p *process, exits <-chan reaper.Exit) {
 		// system work), while the exit travels to the client. Like
 		// containerd's shim, this kills whatever is left in the container.
 		// The shim runs on one P: let the Wait answers and the event go
-		// out before forking runc holds it.
+		// out before this holds it.
 		runtime.Gosched()
-		if err := p.c.deleteRunc(runcContext()); err != nil {
+		if err := p.c.deleteStopped(runcContext()); err != nil {
 			logf("delete stopped %s: %v", p.c.id, err)
 		}
 	}
