@@ -41,9 +41,10 @@ type container struct {
 // newRunc returns the runc command line for a container: its own root, a
 // JSON log in the bundle (where the error messages of a failed create are),
 // and its own process group so our signals never reach it by accident.
-func newRunc(bundle string, o runcOptions) *runc.Runc {
+// command is what runs o.Binary: itself, or a sealed copy of it.
+func newRunc(bundle string, o runcOptions, command string) *runc.Runc {
 	return &runc.Runc{
-		Command:       o.Binary,
+		Command:       command,
 		Root:          o.Root,
 		Log:           filepath.Join(bundle, "log.json"),
 		LogFormat:     runc.JSON,

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/seedrt/seed/errdefs"
+	"github.com/seedrt/seed/sealedexe"
 	"github.com/seedrt/seed/shimapi/task"
 )
 
@@ -125,7 +126,7 @@ func start(f Flags) error {
 	if err != nil {
 		return err
 	}
-	address, p, err := Launch(self, f, os.Environ())
+	address, p, err := Launch(self, f, os.Environ(), nil)
 	if err != nil {
 		return err
 	}
@@ -141,8 +142,9 @@ func start(f Flags) error {
 // socket is created here and handed over as fd 3, so the caller can dial as
 // soon as Launch returns. The address and a shimRecord go into the bundle.
 // If a shim already serves the task, its address comes back with no process.
-// The caller must Wait for (or Release) the process.
-func Launch(binary string, f Flags, env []string) (address string, _ *os.Process, err error) {
+// The caller must Wait for (or Release) the process. A sealed copy of runc,
+// if given, is handed over as fd 4.
+func Launch(binary string, f Flags, env []string, runc *sealedexe.Copy) (address string, _ *os.Process, err error) {
 	path := SocketPath(f.Address, f.Namespace, f.ID)
 	address = "unix://" + path
 	l, err := listenSocket(path)
@@ -167,6 +169,10 @@ func Launch(binary string, f Flags, env []string) (address string, _ *os.Process
 	cmd.Dir = f.Bundle
 	cmd.ExtraFiles = []*os.File{sock}
 	cmd.Env = shimEnv(env)
+	if runc != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, runc.File)
+		cmd.Env = append(cmd.Env, runc.Env(4))
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		os.Remove(path)
@@ -279,7 +285,7 @@ const drainEnv = "SEED_SHIM_IO_DRAIN"
 
 // shimConfig is the task service's configuration for a launch.
 func shimConfig(f Flags) Config {
-	cfg := Config{Namespace: f.Namespace, Bundle: f.Bundle}
+	cfg := Config{Namespace: f.Namespace, Bundle: f.Bundle, Runc: sealedexe.TakeInherited()}
 	if d, err := time.ParseDuration(os.Getenv(drainEnv)); err == nil && d > 0 {
 		cfg.Drain = d
 	}
@@ -312,7 +318,7 @@ func deleteDead(f Flags) error {
 	opts, err := loadOptions(f.Bundle)
 	switch {
 	case err == nil:
-		c := &container{id: f.ID, bundle: f.Bundle, opts: opts, runc: newRunc(f.Bundle, opts), mounted: true}
+		c := &container{id: f.ID, bundle: f.Bundle, opts: opts, runc: newRunc(f.Bundle, opts, opts.Binary), mounted: true}
 		if err := c.cleanup(ctx); err != nil {
 			fmt.Fprintf(os.Stderr, "delete %s: %v\n", f.ID, err)
 		}

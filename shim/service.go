@@ -15,6 +15,7 @@ import (
 
 	"github.com/seedrt/seed/errdefs"
 	"github.com/seedrt/seed/reaper"
+	"github.com/seedrt/seed/sealedexe"
 )
 
 // DefaultDrain bounds how long a finished process's output is still copied
@@ -26,6 +27,9 @@ type Config struct {
 	Namespace string
 	Bundle    string
 	Drain     time.Duration // see DefaultDrain
+	// Runc is a sealed copy of the runc binary inherited from the daemon
+	// (package sealedexe), or nil.
+	Runc *sealedexe.Inherited
 }
 
 // EventPublisher is where the task service sends its events: Publisher

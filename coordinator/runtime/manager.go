@@ -15,6 +15,7 @@ import (
 	"github.com/seedrt/seed/coordinator/metadata"
 	"github.com/seedrt/seed/coordinator/nsctx"
 	"github.com/seedrt/seed/errdefs"
+	"github.com/seedrt/seed/sealedexe"
 	shimevents "github.com/seedrt/seed/shimapi/events"
 	"github.com/seedrt/seed/shimapi/runcopts"
 	"github.com/seedrt/seed/shimapi/task"
@@ -47,6 +48,9 @@ type Manager struct {
 	creating  map[string]bool
 	teardowns map[string]chan struct{} // deleted tasks whose shim is still going away
 	closing   bool
+
+	runcCopies sealedexe.Cache // what our shims run runc from
+	copyFailed map[string]bool // runc binaries that could not be copied (under mu)
 }
 
 // NewManager returns a manager with no tasks; see Recover.
@@ -111,13 +115,13 @@ func (m *Manager) Create(ctx context.Context, ns string, c metadata.Container, o
 // createV2 starts a v2 shim (`start`, dial what it prints) and creates the
 // task through it.
 func (m *Manager) createV2(ctx context.Context, t *Task, rt runtime, c metadata.Container, o CreateOpts) error {
-	options, err := m.runtimeOptions(rt, o.Options, c.Runtime.Options)
+	options, runcBinary, err := m.runtimeOptions(rt, o.Options, c.Runtime.Options)
 	if err != nil {
 		return err
 	}
 	var address string
 	if rt.Shim == m.cfg.ShimBinary {
-		address, err = m.launchOurShim(t)
+		address, err = m.launchOurShim(t, runcBinary)
 	} else {
 		address, err = m.startShim(rt.Shim, t.Namespace, t.ID, t.Bundle)
 	}
@@ -141,7 +145,7 @@ func (m *Manager) createV2(ctx context.Context, t *Task, rt runtime, c metadata.
 
 // runtimeOptions picks the request's or the container's runc options and
 // gives runc this daemon's root, so two daemons never share runc state.
-func (m *Manager) runtimeOptions(rt runtime, reqOpts *ptypes.Any, containerOpts *metadata.Any) (*ptypes.Any, error) {
+func (m *Manager) runtimeOptions(rt runtime, reqOpts *ptypes.Any, containerOpts *metadata.Any) (_ *ptypes.Any, runcBinary string, _ error) {
 	a := reqOpts
 	if a == nil || len(a.Value) == 0 && a.TypeUrl == "" {
 		a = toAny(containerOpts)
@@ -149,10 +153,10 @@ func (m *Manager) runtimeOptions(rt runtime, reqOpts *ptypes.Any, containerOpts 
 	var o runcopts.Options
 	if a != nil && len(a.Value) > 0 {
 		if !typeurl.Is(a, &o) {
-			return a, nil // another runtime's options: pass them through
+			return a, "", nil // another runtime's options: pass them through
 		}
 		if err := typeurl.UnmarshalTo(a, &o); err != nil {
-			return nil, fmt.Errorf("decode runtime options: %v: %w", err, errdefs.ErrInvalidArgument)
+			return nil, "", fmt.Errorf("decode runtime options: %v: %w", err, errdefs.ErrInvalidArgument)
 		}
 	}
 	if o.Root == "" {
@@ -164,7 +168,12 @@ func (m *Manager) runtimeOptions(rt runtime, reqOpts *ptypes.Any, containerOpts 
 	if rt.SystemdCgroup {
 		o.SystemdCgroup = true
 	}
-	return typeurl.MarshalAny(&o)
+	runcBinary = o.BinaryName
+	if runcBinary == "" {
+		runcBinary = "runc" // the shim's default
+	}
+	a, err := typeurl.MarshalAny(&o)
+	return a, runcBinary, err
 }
 
 func toAny(a *metadata.Any) *ptypes.Any {
@@ -311,6 +320,7 @@ func (m *Manager) forget(t *Task) {
 // Close drops every shim connection and leaves the shims (and their
 // containers) running: the daemon is going away, not the tasks.
 func (m *Manager) Close() {
+	defer m.runcCopies.Close()
 	m.waitTeardowns(10 * time.Second)
 	m.mu.Lock()
 	m.closing = true

@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/ttrpc"
 	"github.com/gogo/protobuf/proto"
 
+	"github.com/seedrt/seed/sealedexe"
 	"github.com/seedrt/seed/shim"
 	"github.com/seedrt/seed/shimapi/task"
 )
@@ -77,12 +78,21 @@ func (m *Manager) startShim(binary, ns, id, bundle string) (string, error) {
 }
 
 // launchOurShim starts our own shim directly, skipping the `start` step
-// (one process less than the v2 launch protocol, same result).
-func (m *Manager) launchOurShim(t *Task) (string, error) {
+// (one process less than the v2 launch protocol, same result), and hands it
+// a sealed copy of runcBinary (package sealedexe) when one can be made.
+func (m *Manager) launchOurShim(t *Task, runcBinary string) (string, error) {
 	env := append(os.Environ(), "TTRPC_ADDRESS="+m.cfg.TTRPCAddress, "NAMESPACE="+t.Namespace)
+	var runcCopy *sealedexe.Copy
+	if runcBinary != "" {
+		var err error
+		if runcCopy, err = m.runcCopies.Get(runcBinary); err != nil && m.firstCopyFailure(runcBinary) {
+			// The shim runs runc from its path, as it would anyway.
+			fmt.Fprintf(os.Stderr, "no sealed copy of %s, shims run it from its path: %v\n", runcBinary, err)
+		}
+	}
 	address, p, err := shim.Launch(m.cfg.ShimBinary, shim.Flags{
 		Namespace: t.Namespace, ID: t.ID, Address: m.cfg.Address, Bundle: t.Bundle, Debug: m.cfg.Debug,
-	}, env)
+	}, env, runcCopy)
 	if err != nil {
 		return "", fmt.Errorf("launch shim: %w", err)
 	}
@@ -90,6 +100,21 @@ func (m *Manager) launchOurShim(t *Task) (string, error) {
 		reapInBackground(p)
 	}
 	return address, nil
+}
+
+// firstCopyFailure tells whether a failure to copy binary is the first, so
+// the log says it once, not once per container.
+func (m *Manager) firstCopyFailure(binary string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.copyFailed[binary] {
+		return false
+	}
+	if m.copyFailed == nil {
+		m.copyFailed = map[string]bool{}
+	}
+	m.copyFailed[binary] = true
+	return true
 }
 
 // dialShim connects to a shim's ttrpc address; onClose runs when the
