@@ -46,6 +46,7 @@ var allScenarios = []string{"start", "runrm", "exec", "event", "memory", "restar
 type options struct {
 	targets         []string
 	n, c, r, m, k   int
+	rounds          int
 	scenarios       map[string]bool
 	binDir          string
 	containerdBin   string
@@ -98,6 +99,7 @@ type Meta struct {
 	R           int      `json:"r"`
 	M           int      `json:"m"`
 	K           int      `json:"k"`
+	Rounds      int      `json:"rounds"`
 	Scenarios   []string `json:"scenarios"`
 	OursArgs    []string `json:"ours_args"`
 	RPCTimeout  string   `json:"rpc_timeout"`
@@ -107,7 +109,9 @@ type Meta struct {
 // Report is the JSON output.
 type Report struct {
 	Meta    Meta            `json:"meta"`
-	Targets []*TargetResult `json:"targets"`
+	Targets []*TargetResult `json:"targets"` // the first round
+	// Rounds holds every round when there are several (-rounds).
+	Rounds [][]*TargetResult `json:"rounds,omitempty"`
 }
 
 func main() {
@@ -165,17 +169,43 @@ func run() int {
 
 	rep := &Report{Meta: collectMeta(o)}
 	runID := randHex(4)
-	for _, t := range o.targets {
-		if ctx.Err() != nil {
-			break
+	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
+		results := make([]*TargetResult, len(o.targets))
+		for j := range o.targets {
+			// Every other round the other target goes first, so neither
+			// always meets the machine in the same state.
+			i := j
+			if round%2 == 0 {
+				i = len(o.targets) - 1 - j
+			}
+			t := o.targets[i]
+			if ctx.Err() != nil {
+				break
+			}
+			name := t
+			if o.rounds > 1 {
+				name = fmt.Sprintf("%s-%d", t, round)
+				progress("round %d of %d: %s", round, o.rounds, t)
+			}
+			res := runTarget(ctx, t, filepath.Join(top, name), "seedbench-"+runID+"-"+name, o)
+			results[i] = res
+			if res.Error != "" || len(res.Teardown) > 0 || scenarioFailed(res) {
+				failed = true
+			}
 		}
-		res := runTarget(ctx, t, filepath.Join(top, t), "seedbench-"+runID+"-"+t, o)
-		rep.Targets = append(rep.Targets, res)
-		if res.Error != "" || len(res.Teardown) > 0 || scenarioFailed(res) {
-			failed = true
+		if results[len(results)-1] == nil || results[0] == nil {
+			break // interrupted
 		}
+		rep.Rounds = append(rep.Rounds, results)
+	}
+	if len(rep.Rounds) > 0 {
+		rep.Targets = rep.Rounds[0]
+	}
+	if len(rep.Rounds) < 2 {
+		rep.Rounds = nil
 	}
 	printReport(os.Stdout, rep, o)
+	printRounds(os.Stdout, rep)
 	if o.jsonPath != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err == nil {
@@ -354,6 +384,7 @@ func parseFlags() (*options, error) {
 	flag.IntVar(&o.r, "r", 20, "runrm, exec, event: repetitions")
 	flag.IntVar(&o.m, "m", 0, "memory: idle containers (default 10, or N if smaller)")
 	flag.IntVar(&o.k, "k", 0, "restart: running containers (default min(N, 100))")
+	flag.IntVar(&o.rounds, "rounds", 1, "run everything this many times, alternating the targets; prints each round's key figures and their medians")
 	flag.StringVar(&o.binDir, "bin", "./bin", "directory with our containerd and containerd-shim")
 	flag.StringVar(&o.containerdBin, "containerd", "", "containerd 1.6 binary (default: containerd on PATH)")
 	flag.StringVar(&o.busybox, "busybox", "", "static busybox for the rootfs (default: busybox on PATH)")
@@ -401,8 +432,8 @@ func parseFlags() (*options, error) {
 	if len(o.scenarios) == 0 {
 		return nil, fmt.Errorf("no scenarios")
 	}
-	if o.n < 1 || o.c < 1 || o.r < 1 || o.m < 0 || o.k < 0 {
-		return nil, fmt.Errorf("-n, -c and -r must be positive, -m and -k not negative")
+	if o.n < 1 || o.c < 1 || o.r < 1 || o.rounds < 1 || o.m < 0 || o.k < 0 {
+		return nil, fmt.Errorf("-n, -c, -r and -rounds must be positive, -m and -k not negative")
 	}
 	if o.m == 0 {
 		o.m = min(10, o.n)
@@ -478,7 +509,7 @@ func collectMeta(o *options) Meta {
 		CPUs:        runtime.NumCPU(),
 		GoVersion:   runtime.Version(),
 		CommandLine: os.Args,
-		N:           o.n, C: o.c, R: o.r, M: o.m, K: o.k,
+		N:           o.n, C: o.c, R: o.r, M: o.m, K: o.k, Rounds: o.rounds,
 		OursArgs:   o.oursArgs,
 		RPCTimeout: o.rpcTimeout.String(),
 		Settle:     o.settle.String(),

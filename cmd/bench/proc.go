@@ -231,3 +231,38 @@ func unescapeMount(s string) string {
 	}
 	return b.String()
 }
+
+// cpuTimes returns the machine's total and stolen CPU time so far, in
+// clock ticks (first line of /proc/stat). Steal is time the hypervisor ran
+// something else while this VM wanted the CPU: a busy host shows up there,
+// not in our figures' variance alone.
+func cpuTimes() (total, steal uint64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0
+	}
+	for i, s := range f[1:] {
+		v, _ := strconv.ParseUint(s, 10, 64)
+		if i < 8 { // user nice system idle iowait irq softirq steal; guest is in user
+			total += v
+		}
+		if i == 7 {
+			steal = v
+		}
+	}
+	return total, steal
+}
+
+// stealSince is the share of CPU time stolen since (total0, steal0), in %.
+func stealSince(total0, steal0 uint64) float64 {
+	total, steal := cpuTimes()
+	if total <= total0 {
+		return 0
+	}
+	return 100 * float64(steal-steal0) / float64(total-total0)
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -178,6 +179,7 @@ func printReport(w io.Writer, rep *Report, o *options) {
 		t.add("errors", "%.0f", false, res, get(func(s *StartResult) float64 { return float64(s.Errors) }))
 		t.add("batch: first create to last running (s)", "%.2f", true, res, get(func(s *StartResult) float64 { return s.BatchSeconds }))
 		t.add("containers/s", "%.1f", true, res, get(func(s *StartResult) float64 { return s.PerSecond }))
+		t.add("host CPU steal during the starts (%)", "%.1f", false, res, get(func(s *StartResult) float64 { return s.HostStealPercent }))
 		t.heading("start latency (ms): Containers.Create+Tasks.Create+Tasks.Start")
 		t.stats("  ", res, func(r *TargetResult) *Stats {
 			if r.Start == nil {
@@ -360,4 +362,104 @@ func printReport(w io.Writer, rep *Report, o *options) {
 	if !found {
 		fmt.Fprintf(w, "\nno errors; nothing left behind\n")
 	}
+}
+
+// printRounds prints, when there were several rounds, each round's key
+// figures per target and their medians: the spread between rounds is the
+// machine's noise, and the median is the figure to quote.
+func printRounds(w io.Writer, rep *Report) {
+	if len(rep.Rounds) < 2 {
+		return
+	}
+	type figure struct {
+		label   string
+		fmt     string
+		get     func(*TargetResult) (float64, bool)
+		noRatio bool
+	}
+	figures := []figure{
+		{"containers/s", "%.1f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Start != nil && r.Start.Started > 0, func() float64 { return r.Start.PerSecond })
+		}, false},
+		{"start p99 (ms)", "%.0f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Start != nil && r.Start.Latency.Count > 0, func() float64 { return r.Start.Latency.P99 })
+		}, false},
+		{"host steal during starts (%)", "%.1f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Start != nil, func() float64 { return r.Start.HostStealPercent })
+		}, true},
+		{"teardown containers/s", "%.1f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Start != nil && r.Start.Removed > 0, func() float64 { return r.Start.TeardownPerSecond })
+		}, false},
+		{"run --rm median (ms)", "%.1f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.RunRm != nil && r.RunRm.Latency.Count > 0, func() float64 { return r.RunRm.Latency.Median })
+		}, false},
+		{"run --rm / bare runc run", "%.2f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.RunRm != nil && r.RunRm.BareRunc != nil && r.RunRm.BareRunc.Median > 0,
+				func() float64 { return r.RunRm.Latency.Median / r.RunRm.BareRunc.Median })
+		}, false},
+		{"shim PSS median (KiB)", "%.0f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Memory != nil && r.Memory.Shims > 0, func() float64 { return r.Memory.ShimPSSMedian })
+		}, false},
+		{"restart: all RUNNING (ms)", "%.0f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Restart != nil && r.Restart.AllRunningMs > 0, func() float64 { return r.Restart.AllRunningMs })
+		}, false},
+	}
+	fmt.Fprintf(w, "\n== %d rounds, alternating targets (the tables above are round 1) ==\n", len(rep.Rounds))
+	fmt.Fprintf(w, "%-*s", labelWidth, "")
+	for i := range rep.Rounds {
+		fmt.Fprintf(w, "%*s", 9, fmt.Sprintf("round %d", i+1))
+	}
+	fmt.Fprintf(w, "%*s\n", 9, "median")
+	for _, f := range figures {
+		for ti, tr := range rep.Rounds[0] {
+			var vals []float64
+			line := fmt.Sprintf("%-*s", labelWidth, f.label+", "+tr.Target)
+			for _, round := range rep.Rounds {
+				v, ok := f.get(round[ti])
+				s := "-"
+				if ok {
+					s = fmt.Sprintf(f.fmt, v)
+					vals = append(vals, v)
+				}
+				line += fmt.Sprintf("%*s", 9, s)
+			}
+			if len(vals) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "%s%*s\n", line, 9, fmt.Sprintf(f.fmt, median(vals)))
+		}
+		if !f.noRatio && len(rep.Rounds[0]) == 2 && rep.Rounds[0][0].Target == targetOurs {
+			var ratios []float64
+			line := fmt.Sprintf("%-*s", labelWidth, f.label+", ours/ctrd")
+			for _, round := range rep.Rounds {
+				a, okA := f.get(round[0])
+				b, okB := f.get(round[1])
+				s := "-"
+				if okA && okB && b != 0 {
+					s = fmt.Sprintf("%.2f", a/b)
+					ratios = append(ratios, a/b)
+				}
+				line += fmt.Sprintf("%*s", 9, s)
+			}
+			if len(ratios) > 0 {
+				fmt.Fprintf(w, "%s%*s\n", line, 9, fmt.Sprintf("%.2f", median(ratios)))
+			}
+		}
+	}
+}
+
+func valueIf(ok bool, v func() float64) (float64, bool) {
+	if !ok {
+		return 0, false
+	}
+	return v(), true
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

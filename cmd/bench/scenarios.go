@@ -70,7 +70,8 @@ type StartResult struct {
 	Started           int     `json:"started"`
 	BatchSeconds      float64 `json:"batch_seconds"` // first create to last running
 	PerSecond         float64 `json:"containers_per_second"`
-	Latency           Stats   `json:"latency"` // Containers.Create + Tasks.Create + Tasks.Start
+	HostStealPercent  float64 `json:"host_steal_percent"` // CPU the hypervisor took during the starts
+	Latency           Stats   `json:"latency"`            // Containers.Create + Tasks.Create + Tasks.Start
 	Phases            []Phase `json:"phases"`
 	Removed           int     `json:"removed"`
 	TeardownSeconds   float64 `json:"teardown_seconds"`
@@ -188,6 +189,7 @@ func runStart(ctx context.Context, d *daemon, o *options) *StartResult {
 	ok := make([]bool, o.n)
 	var mu sync.Mutex
 	var last time.Time
+	cpu0, steal0 := cpuTimes()
 	t0 := time.Now()
 	parallel(ctx, o.n, o.c, func(i int) {
 		id := fmt.Sprintf("start-%d", i)
@@ -205,6 +207,7 @@ func runStart(ctx context.Context, d *daemon, o *options) *StartResult {
 		}
 		mu.Unlock()
 	})
+	r.HostStealPercent = stealSince(cpu0, steal0)
 	var good []time.Duration
 	var ph [3][]time.Duration
 	var ids []string

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/seedrt/seed/tests/testutil"
@@ -126,5 +127,59 @@ func TestBenchSmall(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("bench output:\n%s", log)
+	}
+}
+
+// -rounds repeats the run, alternating which target goes first, and prints
+// each round's key figures with their medians.
+func TestBenchRounds(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireBinary(t, "runc")
+	testutil.RequireBinary(t, "containerd")
+	testutil.RequireBinary(t, "containerd-shim-runc-v2")
+	bins := testutil.BuildBinaries(t)
+	out := filepath.Join(t.TempDir(), "bench.json")
+	cmd := exec.Command(filepath.Join(bins, "bench"), "-bin", bins, "-target", "both",
+		"-n", "4", "-c", "2", "-rounds", "2", "-scenarios", "start", "-json", out)
+	log, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, log)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Rounds [][]struct {
+			Target string `json:"target"`
+			Start  *struct {
+				Started int     `json:"started"`
+				PerSec  float64 `json:"containers_per_second"`
+			} `json:"start"`
+		} `json:"rounds"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("bench JSON: %v", err)
+	}
+	if len(r.Rounds) != 2 {
+		t.Fatalf("%d rounds in the JSON, want 2", len(r.Rounds))
+	}
+	for i, round := range r.Rounds {
+		if len(round) != 2 || round[0].Target != "ours" || round[1].Target != "containerd" {
+			t.Fatalf("round %d: targets %+v, want ours then containerd", i+1, round)
+		}
+		for _, tr := range round {
+			if tr.Start == nil || tr.Start.Started != 4 || tr.Start.PerSec <= 0 {
+				t.Errorf("round %d, %s: start %+v", i+1, tr.Target, tr.Start)
+			}
+		}
+	}
+	if !strings.Contains(string(log), "== 2 rounds, alternating targets") ||
+		!strings.Contains(string(log), "containers/s, ours/ctrd") {
+		t.Errorf("no rounds table in the output:\n%s", log)
+	}
+	// The second round ran containerd first.
+	if i, j := strings.Index(string(log), "round 2 of 2: containerd"), strings.Index(string(log), "round 2 of 2: ours"); i < 0 || j < i {
+		t.Errorf("round 2 did not start with containerd:\n%s", log)
 	}
 }
