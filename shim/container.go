@@ -268,6 +268,7 @@ func (c *container) deleteStopped(ctx context.Context) error {
 	if !errors.Is(err, errNeedsRunc) {
 		return err
 	}
+	logf("stopped %s: runc delete (%v)", c.id, err)
 	return c.runDeleteLocked(ctx)
 }
 

@@ -25,14 +25,15 @@ func TestStoppedContainerIsRemovedFromRunc(t *testing.T) {
 	d := newDaemon(t)
 	hookOut := filepath.Join(d.dir, "poststop-ran")
 	for _, tc := range []struct {
-		name string
-		opts []oci.SpecOpt
+		name    string
+		viaRunc bool // the shim must leave this one to runc delete
+		opts    []oci.SpecOpt
 	}{
-		{"private pid namespace", nil},
-		{"poststop hook", []oci.SpecOpt{func(_ string, s *specs.Spec) {
+		{"private pid namespace", false, nil},
+		{"poststop hook", true, []oci.SpecOpt{func(_ string, s *specs.Spec) {
 			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo ran > " + hookOut}}}}
 		}}},
-		{"host pid namespace", []oci.SpecOpt{func(_ string, s *specs.Spec) {
+		{"host pid namespace", true, []oci.SpecOpt{func(_ string, s *specs.Spec) {
 			var kept []specs.LinuxNamespace
 			for _, ns := range s.Linux.Namespaces {
 				if ns.Type != specs.PIDNamespace {
@@ -75,6 +76,10 @@ func TestStoppedContainerIsRemovedFromRunc(t *testing.T) {
 			}
 			if tc.name == "poststop hook" && strings.TrimSpace(readFile(t, hookOut)) != "ran" {
 				t.Error("the poststop hook did not run")
+			}
+			shimLog, _ := os.ReadFile(filepath.Join(st.bundle, "shim.log"))
+			if got := strings.Contains(string(shimLog), ": runc delete ("); got != tc.viaRunc {
+				t.Errorf("removed with runc delete: %v, want %v; shim log:\n%s", got, tc.viaRunc, shimLog)
 			}
 		})
 	}
