@@ -68,24 +68,30 @@ type report struct {
 	} `json:"targets"`
 }
 
-func TestBenchSmall(t *testing.T) {
+// runBench runs the tool against both daemons with args and returns what
+// it printed and the JSON it wrote.
+func runBench(t *testing.T, args ...string) (log, result []byte) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireBinary(t, "runc")
 	testutil.RequireBinary(t, "containerd")
 	testutil.RequireBinary(t, "containerd-shim-runc-v2")
 	bins := testutil.BuildBinaries(t)
-	const n, runs = 20, 3
 	out := filepath.Join(t.TempDir(), "bench.json")
-	cmd := exec.Command(filepath.Join(bins, "bench"), "-bin", bins, "-target", "both",
-		"-n", "20", "-c", "5", "-r", "3", "-m", "3", "-k", "5", "-settle", "1s", "-json", out)
+	cmd := exec.Command(filepath.Join(bins, "bench"), append([]string{"-bin", bins, "-target", "both", "-json", out}, args...)...)
 	log, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, log)
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
+	if result, err = os.ReadFile(out); err != nil {
 		t.Fatal(err)
 	}
+	return log, result
+}
+
+func TestBenchSmall(t *testing.T) {
+	const n, runs = 20, 3
+	log, b := runBench(t, "-n", "20", "-c", "5", "-r", "3", "-m", "3", "-k", "5", "-settle", "1s")
 	var r report
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("bench JSON: %v", err)
@@ -133,22 +139,7 @@ func TestBenchSmall(t *testing.T) {
 // -rounds repeats the run, alternating which target goes first, and prints
 // each round's key figures with their medians.
 func TestBenchRounds(t *testing.T) {
-	testutil.RequireRoot(t)
-	testutil.RequireBinary(t, "runc")
-	testutil.RequireBinary(t, "containerd")
-	testutil.RequireBinary(t, "containerd-shim-runc-v2")
-	bins := testutil.BuildBinaries(t)
-	out := filepath.Join(t.TempDir(), "bench.json")
-	cmd := exec.Command(filepath.Join(bins, "bench"), "-bin", bins, "-target", "both",
-		"-n", "4", "-c", "2", "-rounds", "2", "-scenarios", "start", "-json", out)
-	log, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, log)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log, b := runBench(t, "-n", "4", "-c", "2", "-rounds", "2", "-scenarios", "start")
 	var r struct {
 		Rounds [][]struct {
 			Target string `json:"target"`
