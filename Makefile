@@ -22,7 +22,7 @@ integration: build
 	SEED_BIN_DIR=$(abspath $(BINDIR)) go test -count=1 ./tests/...
 
 # Our daemon vs containerd 1.6 through the gRPC client API (cmd/bench), small so it never rots.
-# Full size: bin/bench -target both -n 1000 -c 10 -r 20 -json bench.json  (bin/bench -h for flags)
+# Full size: bin/bench -target both -n 1000 -c 10 -r 20 -k 1000 -rounds 3 -json bench.json  (bin/bench -h for flags)
 bench: build
 	$(BINDIR)/bench -bin $(BINDIR) -target both -n 20 -c 10 -r 10
 
