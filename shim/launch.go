@@ -36,6 +36,7 @@ type Flags struct {
 	Bundle        string
 	Debug         bool
 	Socket        string // serve on this path instead of the inherited fd 3
+	SocketDir     string // Launch only: put the socket here (default: beside the daemon's, see SocketPath)
 	Action        string // start, delete, or empty to serve
 
 	// v1 launch (io.containerd.runtime.v1.linux); see V1.
@@ -146,6 +147,9 @@ func start(f Flags) error {
 // if given, is handed over as fd 4.
 func Launch(binary string, f Flags, env []string, runc *sealedexe.Copy) (address string, _ *os.Process, err error) {
 	path := SocketPath(f.Address, f.Namespace, f.ID)
+	if f.SocketDir != "" {
+		path = SocketPathIn(f.SocketDir, f.Address, f.Namespace, f.ID)
+	}
 	address = "unix://" + path
 	l, err := listenSocket(path)
 	if errors.Is(err, errShimRunning) {

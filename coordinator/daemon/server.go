@@ -86,6 +86,7 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 	d.exchange = events.NewExchange()
 	d.runtime = runtime.NewManager(runtime.Config{
 		State:         filepath.Join(cfg.State, "tasks"),
+		SocketDir:     filepath.Join(cfg.State, "s"),
 		Address:       cfg.GRPC.Address,
 		TTRPCAddress:  cfg.TTRPC.Address,
 		PublishBinary: self,

@@ -26,6 +26,7 @@ import (
 // Config is what the manager needs to know about its daemon.
 type Config struct {
 	State         string // bundles live in State/NS/ID
+	SocketDir     string // sockets of the shims the daemon launches itself (empty: shim.SocketPath's choice)
 	Address       string // the daemon's gRPC socket, passed to shims
 	TTRPCAddress  string // where shims forward events
 	PublishBinary string // the daemon's binary (shims may run it to publish)

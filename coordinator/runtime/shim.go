@@ -92,6 +92,7 @@ func (m *Manager) launchOurShim(t *Task, runcBinary string) (string, error) {
 	}
 	address, p, err := shim.Launch(m.cfg.ShimBinary, shim.Flags{
 		Namespace: t.Namespace, ID: t.ID, Address: m.cfg.Address, Bundle: t.Bundle, Debug: m.cfg.Debug,
+		SocketDir: m.cfg.SocketDir,
 	}, env, runcCopy)
 	if err != nil {
 		return "", fmt.Errorf("launch shim: %w", err)

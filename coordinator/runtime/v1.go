@@ -62,6 +62,9 @@ func (m *Manager) createV1(ctx context.Context, t *Task, rt runtime, c metadata.
 // its address and pid in the bundle.
 func (m *Manager) startV1(rt runtime, t *Task) (string, error) {
 	path := shim.SocketPath(m.cfg.Address, t.Namespace, t.ID)
+	if m.cfg.SocketDir != "" {
+		path = shim.SocketPathIn(m.cfg.SocketDir, m.cfg.Address, t.Namespace, t.ID)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return "", fmt.Errorf("v1 shim socket dir: %w", err)
 	}
