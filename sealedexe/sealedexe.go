@@ -181,13 +181,22 @@ func TakeInherited() *Inherited {
 }
 
 // For returns the command to run the binary name with: the copy when name
-// resolves to the binary it was made from, else name itself.
-func (in *Inherited) For(name string) string {
+// resolves to the binary it was made from, else name itself. The copy is
+// run through a symlink in dir named like the binary, so its processes are
+// called "runc" in ps and top, not "100"; without the link, as
+// /proc/self/fd/N.
+func (in *Inherited) For(name, dir string) string {
 	if in == nil {
 		return name
 	}
-	if p, err := Resolve(name); err == nil && p == in.Path {
+	p, err := Resolve(name)
+	if err != nil || p != in.Path {
+		return name
+	}
+	link := filepath.Join(dir, filepath.Base(p))
+	os.Remove(link)
+	if err := os.Symlink(in.Exe, link); err != nil {
 		return in.Exe
 	}
-	return name
+	return link
 }

@@ -97,10 +97,15 @@ func TestInheritedRunsTheCopy(t *testing.T) {
 		if _, still := os.LookupEnv(EnvVar); still {
 			os.Exit(4)
 		}
-		if err := exec.Command(in.For(os.Getenv("SEALEDEXE_BIN"))).Run(); err != nil {
+		dir := os.Getenv("SEALEDEXE_DIR")
+		cmd := in.For(os.Getenv("SEALEDEXE_BIN"), dir)
+		if cmd != filepath.Join(dir, "tool") {
+			os.Exit(6) // not through a link named like the binary
+		}
+		if err := exec.Command(cmd).Run(); err != nil {
 			os.Exit(5) // ran the file on disk, or could not run the copy
 		}
-		os.Stdout.WriteString(in.For("sh"))
+		os.Stdout.WriteString(in.For("sh", dir))
 		os.Exit(0)
 	}
 	trueBin, err1 := exec.LookPath("true")
@@ -119,7 +124,7 @@ func TestInheritedRunsTheCopy(t *testing.T) {
 	copyFile(t, falseBin, bin) // the child must still run the copy
 	cmd := exec.Command(os.Args[0], "-test.run=^TestInheritedRunsTheCopy$")
 	cmd.ExtraFiles = []*os.File{cp.File}
-	cmd.Env = append(os.Environ(), "SEALEDEXE_CHILD=1", "SEALEDEXE_BIN="+bin, cp.Env(3))
+	cmd.Env = append(os.Environ(), "SEALEDEXE_CHILD=1", "SEALEDEXE_BIN="+bin, "SEALEDEXE_DIR="+t.TempDir(), cp.Env(3))
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("child: %v (%s)", err, out)
@@ -153,7 +158,7 @@ func TestTakeInheritedRefusesUnsealed(t *testing.T) {
 		t.Fatalf("took a plain file as a sealed copy: %+v", in)
 	}
 	var nilIn *Inherited
-	if got := nilIn.For("runc"); got != "runc" {
+	if got := nilIn.For("runc", t.TempDir()); got != "runc" {
 		t.Fatalf("nil Inherited ran %q", got)
 	}
 }

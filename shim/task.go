@@ -56,7 +56,7 @@ func (s *Service) Create(ctx context.Context, r *task.CreateTaskRequest) (_ *tas
 	if err := writeJSON(filepath.Join(bundle, optionsFile), opts); err != nil {
 		return nil, err
 	}
-	c := &container{id: r.ID, bundle: bundle, opts: opts, runc: newRunc(bundle, opts, s.cfg.Runc.For(opts.Binary)), execs: map[string]*process{}}
+	c := &container{id: r.ID, bundle: bundle, opts: opts, runc: newRunc(bundle, opts, s.cfg.Runc.For(opts.Binary, bundle)), execs: map[string]*process{}}
 	if err := mountAll(toMounts(r.Rootfs), filepath.Join(bundle, rootfsDir)); err != nil {
 		return nil, err
 	}
