@@ -1,6 +1,7 @@
 package identifiers
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -33,4 +34,24 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate(%q) = %v, want ErrInvalidArgument", s, err)
 		}
 	}
+}
+
+// wellFormed agrees with the documented pattern on every short string over
+// an alphabet with letters, digits, all three separators and others.
+func TestWellFormedMatchesPattern(t *testing.T) {
+	re := regexp.MustCompile(pattern)
+	alphabet := []byte("aZ09._-/ ")
+	var walk func(prefix []byte)
+	walk = func(prefix []byte) {
+		if got, want := wellFormed(string(prefix)), re.Match(prefix); got != want {
+			t.Errorf("wellFormed(%q) = %v, the pattern says %v", prefix, got, want)
+		}
+		if len(prefix) == 5 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(append(prefix, c))
+		}
+	}
+	walk(nil)
 }
