@@ -47,13 +47,15 @@ func (c *Copy) Env(fd int) string {
 
 // Cache holds one copy per binary.
 type Cache struct {
-	mu     sync.Mutex
-	copies map[string]*Copy
+	mu      sync.Mutex
+	copies  map[string]*Copy
+	retired []*Copy // replaced copies: a launch may still be passing one on
 }
 
 // Get returns a sealed copy of the binary name (a path, or a name looked up
-// on PATH), made anew if the file changed since the last copy. An old copy
-// is closed here; a shim that inherited it keeps its own reference.
+// on PATH), made anew if the file changed since the last copy. A replaced
+// copy stays open until Close, as a shim being launched may be inheriting
+// it right now; shims that did keep their own reference.
 func (c *Cache) Get(name string) (*Copy, error) {
 	path, err := Resolve(name)
 	if err != nil {
@@ -69,7 +71,7 @@ func (c *Cache) Get(name string) (*Copy, error) {
 		if sameFile(&old.stat, &st) {
 			return old, nil
 		}
-		old.File.Close()
+		c.retired = append(c.retired, old)
 		delete(c.copies, path)
 	}
 	f, err := seal(path)
@@ -92,6 +94,10 @@ func (c *Cache) Close() {
 		cp.File.Close()
 		delete(c.copies, p)
 	}
+	for _, cp := range c.retired {
+		cp.File.Close()
+	}
+	c.retired = nil
 }
 
 func sameFile(a, b *unix.Stat_t) bool {
