@@ -94,13 +94,32 @@ func (st *runcState) needsRunc() string {
 
 // removeCgroup removes a cgroup directory and any below it. The container's
 // last processes may still be exiting: a busy cgroup is tried again briefly,
-// as runc does.
+// as runc does. Child cgroups are looked for only when the first rmdir
+// fails, as most containers make none.
 func removeCgroup(path string) error {
-	entries, err := os.ReadDir(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	delay := time.Millisecond
+	for try := 0; ; try++ {
+		err := unix.Rmdir(path)
+		if err == nil || err == unix.ENOENT {
+			return nil
+		}
+		if err != unix.EBUSY && err != unix.ENOTEMPTY || try == 7 {
+			return fmt.Errorf("rmdir %s: %w", path, err)
+		}
+		if try == 0 {
+			if err := removeChildren(path); err != nil {
+				return err
+			}
+			continue
+		}
+		time.Sleep(delay)
+		delay *= 2
 	}
-	if err != nil {
+}
+
+func removeChildren(path string) error {
+	entries, err := os.ReadDir(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	for _, e := range entries {
@@ -110,16 +129,5 @@ func removeCgroup(path string) error {
 			}
 		}
 	}
-	delay := time.Millisecond
-	for try := 0; ; try++ {
-		err := unix.Rmdir(path)
-		if err == nil || err == unix.ENOENT {
-			return nil
-		}
-		if err != unix.EBUSY || try == 6 {
-			return fmt.Errorf("rmdir %s: %w", path, err)
-		}
-		time.Sleep(delay)
-		delay *= 2
-	}
+	return nil
 }
