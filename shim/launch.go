@@ -224,6 +224,7 @@ func serve(f Flags) error {
 	pub := NewPublisher(eventsAddress, f.Namespace)
 	var svc *Service
 	server, err := ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, u ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+		svc.checkRunc()
 		defer svc.trim.after(info.FullMethod)
 		return translateErrors(ctx, u, info, m)
 	}))

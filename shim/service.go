@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -52,8 +53,37 @@ type Service struct {
 
 	trim trimmer
 
+	runcRelinked sync.Once // see checkRunc
+
 	// exit is called once the shim has nothing left to do (Shutdown).
 	exit func()
+}
+
+// checkRunc notices a runc upgrade on disk while the shim runs from the
+// inherited sealed copy: it points the containers' runc links at the binary
+// on disk, so later runc commands (exec, kill, delete...) use the upgraded
+// runc, as they would without the copy. Create checks by itself (For). It
+// is a stat, done before every request.
+func (s *Service) checkRunc() {
+	in := s.cfg.Runc
+	if in == nil || in.Current() {
+		return
+	}
+	s.runcRelinked.Do(func() {
+		s.mu.Lock()
+		var bundles []string
+		for _, c := range s.containers {
+			bundles = append(bundles, c.bundle)
+		}
+		s.mu.Unlock()
+		for _, b := range bundles {
+			if c, err := os.Readlink(filepath.Join(b, filepath.Base(in.Path))); err == nil && c == in.Exe {
+				if err := in.Relink(b); err != nil {
+					logf("runc upgraded on disk, but %s still runs the old copy: %v", b, err)
+				}
+			}
+		}
+	})
 }
 
 // NewService returns the task service. r must already be collecting exits

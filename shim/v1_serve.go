@@ -55,6 +55,7 @@ func serveV1(f Flags) error {
 	events := NewExecPublisher(f.ContainerdBinary, f.Address, f.Namespace, r.Monitor())
 	var svc *Service
 	server, err := ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, u ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+		svc.checkRunc()
 		defer svc.trim.after(info.FullMethod)
 		return translateErrors(ctx, u, info, m)
 	}))

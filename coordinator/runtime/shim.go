@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -85,7 +86,7 @@ func (m *Manager) launchOurShim(t *Task, runcBinary string) (string, error) {
 	var runcCopy *sealedexe.Copy
 	if runcBinary != "" {
 		var err error
-		if runcCopy, err = m.runcCopies.Get(runcBinary); err != nil && m.firstCopyFailure(runcBinary) {
+		if runcCopy, err = m.runcCopies.Get(runcBinary); err != nil && filepath.Base(runcBinary) == "runc" && m.firstCopyFailure(runcBinary) {
 			// The shim runs runc from its path, as it would anyway.
 			fmt.Fprintf(os.Stderr, "no sealed copy of %s, shims run it from its path: %v\n", runcBinary, err)
 		}
@@ -94,6 +95,9 @@ func (m *Manager) launchOurShim(t *Task, runcBinary string) (string, error) {
 		Namespace: t.Namespace, ID: t.ID, Address: m.cfg.Address, Bundle: t.Bundle, Debug: m.cfg.Debug,
 		SocketDir: m.cfg.SocketDir,
 	}, env, runcCopy)
+	if runcCopy != nil {
+		runcCopy.File.Close() // our dup: the shim has its own now
+	}
 	if err != nil {
 		return "", fmt.Errorf("launch shim: %w", err)
 	}

@@ -57,3 +57,46 @@ func holdsSealedRunc(pid int) bool {
 	}
 	return false
 }
+
+// A runc upgraded on disk reaches running containers: their shim stops
+// running the old sealed copy before its next request.
+func TestRuncUpgradeReachesRunningShims(t *testing.T) {
+	ctr := testutil.RequireBinary(t, "ctr")
+	system := testutil.RequireBinary(t, "runc")
+	runc := filepath.Join(testutil.ShortTempDir(t), "runc")
+	install := func() {
+		b, err := os.ReadFile(system)
+		if err == nil {
+			err = os.WriteFile(runc+".new", b, 0o755)
+		}
+		if err == nil {
+			err = os.Rename(runc+".new", runc) // a new file, as a package upgrade makes
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	install()
+	d := startDaemonWithConfig(t, fmt.Sprintf(`
+version = 2
+[runtime.runtimes."seed.local.v2"]
+  runc = %q
+`, runc))
+	fifo := []string{"--fifo-dir", filepath.Join(d.dir, "fifo")}
+	d.mustCtr(ctr, "u", append(append([]string{"run", "-d", "--runtime", "seed.local.v2"}, fifo...), "--rootfs", testutil.BusyboxRootfs(t), "up", "/bin/sleep", "300")...)
+	link := filepath.Join(d.dir, "state", "tasks", "u", "up", "runc")
+	if target, err := os.Readlink(link); err != nil || !strings.HasPrefix(target, "/proc/self/fd/") {
+		t.Fatalf("before the upgrade runc runs from %q (%v), want the sealed copy", target, err)
+	}
+	install()
+	out := d.mustCtr(ctr, "u", append(append([]string{"task", "exec"}, fifo...), "--exec-id", "e", "up", "/bin/echo", "hi")...)
+	if strings.TrimSpace(out) != "hi" {
+		t.Errorf("exec after the upgrade printed %q", out)
+	}
+	if target, err := os.Readlink(link); err != nil || target != runc {
+		t.Errorf("after the upgrade runc runs from %q (%v), want %s", target, err, runc)
+	}
+	d.mustCtr(ctr, "u", "task", "kill", "-s", "SIGKILL", "up")
+	d.mustCtr(ctr, "u", "task", "rm", "-f", "up")
+	d.mustCtr(ctr, "u", "c", "rm", "up")
+}
