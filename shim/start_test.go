@@ -17,6 +17,8 @@ func TestHasPoststartHooks(t *testing.T) {
 		{"empty poststart", `{"hooks":{"poststart":[]}}`, false},
 		{"the word elsewhere", `{"process":{"args":["echo","\"poststart\""]}}`, false},
 		{"unreadable", `{"hooks":{"poststart":`, true},
+		{"key in other case", `{"hooks":{"Poststart":[{"path":"/bin/true"}]}}`, true},
+		{"escaped key", `{"hooks":{"post\u0073tart":[{"path":"/bin/true"}]}}`, true},
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tc.spec), 0o600); err != nil {
