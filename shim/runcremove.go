@@ -23,8 +23,9 @@ type runcState struct {
 			Path string `json:"path"`
 		} `json:"namespaces"`
 		Cgroups struct {
-			Systemd  bool `json:"Systemd"`
-			Rootless bool `json:"Rootless"`
+			Systemd  bool              `json:"Systemd"`
+			Rootless bool              `json:"Rootless"`
+			Paths    map[string]string `json:"paths"` // joined, not created: runc leaves them
 		} `json:"cgroups"`
 		Hooks          map[string][]json.RawMessage `json:"Hooks"`
 		RootlessEUID   bool                         `json:"rootless_euid"`
@@ -62,6 +63,9 @@ func removeStopped(runcRoot, id string) error {
 			continue
 		}
 		done[p] = true
+		if err := checkCgroupPath(p); err != nil {
+			return fmt.Errorf("%w: %v", errNeedsRunc, err)
+		}
 		if err := removeCgroup(p); err != nil {
 			return fmt.Errorf("%w: %v", errNeedsRunc, err)
 		}
@@ -79,6 +83,8 @@ func (st *runcState) needsRunc() string {
 		return "poststop hooks"
 	case st.Config.Cgroups.Systemd:
 		return "systemd cgroups"
+	case st.Config.Cgroups.Paths != nil:
+		return "joined cgroups"
 	case st.Rootless || st.Config.Cgroups.Rootless || st.Config.RootlessEUID || st.Config.RootlessCgroup:
 		return "rootless"
 	case st.IntelRdtPath != "":
@@ -90,6 +96,26 @@ func (st *runcState) needsRunc() string {
 		}
 	}
 	return "no private pid namespace" // runc delete kills what is left in the cgroup
+}
+
+// checkCgroupPath refuses a path that is not a directory on a cgroup file
+// system (a gone one is fine): rmdir is all this does there, but only
+// cgroups are its business.
+func checkCgroupPath(p string) error {
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("cgroup path %q is not absolute", p)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(p, &fs); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("statfs %s: %w", p, err)
+	}
+	if fs.Type != unix.CGROUP_SUPER_MAGIC && fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%s is not on a cgroup file system", p)
+	}
+	return nil
 }
 
 // removeCgroup removes a cgroup directory and any below it. The container's
