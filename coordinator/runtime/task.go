@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +90,7 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 		t.m.publish(t.Namespace, "/tasks/delete", &shimevents.TaskDelete{
 			ContainerID: t.ID, Pid: dead.exit.Pid, ExitStatus: dead.exit.ExitStatus, ExitedAt: dead.exit.ExitedAt,
 		})
+		t.m.removeSocket(t.Bundle)
 		os.RemoveAll(t.Bundle)
 		return dead.exit, nil
 	}
@@ -118,11 +120,26 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 		t.shim.close()
 		t.closeLog()
 		failpoint.Hit("delete-after-shutdown")
+		t.m.removeSocket(t.Bundle)
 		if err := os.RemoveAll(t.Bundle); err != nil {
 			fmt.Fprintf(os.Stderr, "remove bundle of %s: %v\n", t.ID, err)
 		}
 	})
 	return resp, nil
+}
+
+// removeSocket removes the socket of a bundle's shim, once the shim is gone,
+// if it is in the daemon's socket directory: our shims remove their own, but
+// a shim that was killed, or containerd's v1 shim, leaves it behind.
+func (m *Manager) removeSocket(bundle string) {
+	b, err := os.ReadFile(filepath.Join(bundle, addressFile))
+	if err != nil || m.cfg.SocketDir == "" {
+		return
+	}
+	path := strings.TrimPrefix(strings.TrimSpace(string(b)), "unix://")
+	if filepath.Dir(path) == filepath.Clean(m.cfg.SocketDir) {
+		os.Remove(path)
+	}
 }
 
 // shimExitWait bounds how long a teardown waits for a shut-down shim to

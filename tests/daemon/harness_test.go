@@ -111,6 +111,10 @@ func (d *daemon) cleanup() {
 	if d.cmd != nil {
 		d.removeEverything()
 		d.stop(syscall.SIGTERM)
+		// Every shim is gone, and so must its socket be.
+		if left, _ := os.ReadDir(filepath.Join(d.dir, "state", "s")); len(left) > 0 {
+			d.t.Errorf("%d shim sockets left in %s", len(left), filepath.Join(d.dir, "state", "s"))
+		}
 	}
 	if d.t.Failed() {
 		d.t.Logf("daemon log:\n%s", d.log.String())
