@@ -193,13 +193,19 @@ func run() int {
 				failed = true
 			}
 		}
-		if results[len(results)-1] == nil || results[0] == nil {
-			break // interrupted
+		complete := results[0] != nil && results[len(results)-1] != nil
+		if round == 1 {
+			// Interrupted or not, what the first round measured is reported.
+			for _, r := range results {
+				if r != nil {
+					rep.Targets = append(rep.Targets, r)
+				}
+			}
+		}
+		if !complete {
+			break // interrupted: the rounds table takes complete rounds only
 		}
 		rep.Rounds = append(rep.Rounds, results)
-	}
-	if len(rep.Rounds) > 0 {
-		rep.Targets = rep.Rounds[0]
 	}
 	if len(rep.Rounds) < 2 {
 		rep.Rounds = nil

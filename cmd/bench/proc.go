@@ -261,7 +261,7 @@ func cpuTimes() (total, steal uint64) {
 // stealSince is the share of CPU time stolen since (total0, steal0), in %.
 func stealSince(total0, steal0 uint64) float64 {
 	total, steal := cpuTimes()
-	if total <= total0 {
+	if total0 == 0 || total <= total0 || steal < steal0 { // unreadable, or a counter went back
 		return 0
 	}
 	return 100 * float64(steal-steal0) / float64(total-total0)
