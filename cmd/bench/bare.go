@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/seedrt/seed/oci"
@@ -52,4 +53,66 @@ func (b *bareRunc) run(ctx context.Context, id string) (time.Duration, error) {
 func (b *bareRunc) close() {
 	os.RemoveAll(filepath.Dir(b.bundle))
 	os.RemoveAll(b.root)
+}
+
+// RuncAlone is runc's own start rate: the same N containers started with
+// `runc run -d`, C at a time, no daemon or shim. No daemon can beat it.
+type RuncAlone struct {
+	Started   int     `json:"started"`
+	Errors    int     `json:"errors"`
+	PerSecond float64 `json:"containers_per_second"`
+	Latency   Stats   `json:"latency"` // one `runc run -d`
+}
+
+// runRuncAlone starts n `sleep 300` containers with `runc run -d`, c at a
+// time, each from its own bundle holding the spec the daemons get, and
+// removes them afterwards. Bundles and runc's state live under dir.
+func runRuncAlone(ctx context.Context, dir string, n, c int) *RuncAlone {
+	res := &RuncAlone{}
+	root := filepath.Join(dir, "runc")
+	defer os.RemoveAll(dir)
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("alone-%d", i)
+		spec := oci.DefaultSpec(ids[i], oci.WithNamespace("bare"), oci.WithRootfs(rootfs, true), oci.WithArgs("/bin/sleep", "300"))
+		if err := oci.WriteBundle(filepath.Join(dir, ids[i]), spec); err != nil {
+			res.Errors = n
+			return res
+		}
+	}
+	lat := make([]time.Duration, n)
+	ok := make([]bool, n)
+	var mu sync.Mutex
+	var last time.Time
+	t0 := time.Now()
+	parallel(ctx, n, c, func(i int) {
+		s := time.Now()
+		err := exec.CommandContext(ctx, "runc", "--root", root, "run", "-d", "--bundle", filepath.Join(dir, ids[i]), ids[i]).Run()
+		end := time.Now()
+		if err != nil {
+			return
+		}
+		lat[i], ok[i] = end.Sub(s), true
+		mu.Lock()
+		if end.After(last) {
+			last = end
+		}
+		mu.Unlock()
+	})
+	var good []time.Duration
+	for i := range lat {
+		if ok[i] {
+			good = append(good, lat[i])
+		}
+	}
+	res.Started, res.Errors = len(good), n-len(good)
+	res.Latency = summarize(good, res.Errors)
+	if res.Started > 0 {
+		res.PerSecond = float64(res.Started) / last.Sub(t0).Seconds()
+	}
+	// Remove them all, started or not (delete --force kills first).
+	parallel(context.Background(), n, c, func(i int) {
+		exec.Command("runc", "--root", root, "delete", "--force", ids[i]).Run()
+	})
+	return res
 }

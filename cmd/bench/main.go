@@ -47,6 +47,7 @@ type options struct {
 	targets         []string
 	n, c, r, m, k   int
 	rounds          int
+	runcAlone       bool
 	scenarios       map[string]bool
 	binDir          string
 	containerdBin   string
@@ -390,6 +391,7 @@ func parseFlags() (*options, error) {
 	flag.IntVar(&o.r, "r", 20, "runrm, exec, event: repetitions")
 	flag.IntVar(&o.m, "m", 0, "memory: idle containers (default 10, or N if smaller)")
 	flag.IntVar(&o.k, "k", 0, "restart: running containers (default min(N, 100))")
+	flag.BoolVar(&o.runcAlone, "runc-alone", false, "start: also start the N containers with `runc run -d` alone (no daemon), for the ceiling")
 	flag.IntVar(&o.rounds, "rounds", 1, "run everything this many times, alternating the targets; prints each round's key figures and their medians")
 	flag.StringVar(&o.binDir, "bin", "./bin", "directory with our containerd and containerd-shim")
 	flag.StringVar(&o.containerdBin, "containerd", "", "containerd 1.6 binary (default: containerd on PATH)")

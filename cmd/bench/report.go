@@ -180,6 +180,22 @@ func printReport(w io.Writer, rep *Report, o *options) {
 		t.add("batch: first create to last running (s)", "%.2f", true, res, get(func(s *StartResult) float64 { return s.BatchSeconds }))
 		t.add("containers/s", "%.1f", true, res, get(func(s *StartResult) float64 { return s.PerSecond }))
 		t.add("host CPU steal during the starts (%)", "%.1f", false, res, get(func(s *StartResult) float64 { return s.HostStealPercent }))
+		if has(func(r *TargetResult) bool { return r.Start != nil && r.Start.RuncAlone != nil }) {
+			alone := func(r *TargetResult) (float64, bool) {
+				if r.Start == nil || r.Start.RuncAlone == nil || r.Start.RuncAlone.Started == 0 {
+					return 0, false
+				}
+				return r.Start.RuncAlone.PerSecond, true
+			}
+			t.add("runc alone (runc run -d, same N and C), /s", "%.1f", false, res, alone)
+			t.add("containers/s as a share of runc alone", "%.2f", false, res, func(r *TargetResult) (float64, bool) {
+				a, ok := alone(r)
+				if !ok || a == 0 {
+					return 0, false
+				}
+				return r.Start.PerSecond / a, true
+			})
+		}
 		t.heading("start latency (ms): Containers.Create+Tasks.Create+Tasks.Start")
 		t.stats("  ", res, func(r *TargetResult) *Stats {
 			if r.Start == nil {
@@ -381,6 +397,10 @@ func printRounds(w io.Writer, rep *Report) {
 		{"containers/s", "%.1f", func(r *TargetResult) (float64, bool) {
 			return valueIf(r.Start != nil && r.Start.Started > 0, func() float64 { return r.Start.PerSecond })
 		}, false},
+		{"runc alone containers/s", "%.1f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Start != nil && r.Start.RuncAlone != nil && r.Start.RuncAlone.Started > 0,
+				func() float64 { return r.Start.RuncAlone.PerSecond })
+		}, true},
 		{"start p99 (ms)", "%.0f", func(r *TargetResult) (float64, bool) {
 			return valueIf(r.Start != nil && r.Start.Latency.Count > 0, func() float64 { return r.Start.Latency.P99 })
 		}, false},

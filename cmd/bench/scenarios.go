@@ -77,6 +77,8 @@ type StartResult struct {
 	TeardownSeconds   float64 `json:"teardown_seconds"`
 	TeardownPerSecond float64 `json:"teardown_containers_per_second"`
 	TeardownLatency   Stats   `json:"teardown_latency"` // Kill + Wait + Tasks.Delete + Containers.Delete
+	// RuncAlone (-runc-alone): the same start with `runc run -d` alone, right after.
+	RuncAlone *RuncAlone `json:"runc_alone,omitempty"`
 }
 
 // LatencyResult: scenarios 2 (run --rm) and 3 (exec).
@@ -266,6 +268,12 @@ func runStart(ctx context.Context, d *daemon, o *options) *StartResult {
 	}
 	r.fill(&e)
 	cleanupScenario(d, o, &r.Outcome)
+	if o.runcAlone && ctx.Err() == nil {
+		r.RuncAlone = runRuncAlone(ctx, filepath.Join(d.dir, "state", "alone"), o.n, o.c) // on the daemon's file system, as run --rm's bare runc
+		if r.RuncAlone.Errors > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("runc alone: %d of %d runc run -d failed", r.RuncAlone.Errors, o.n))
+		}
+	}
 	return r
 }
 

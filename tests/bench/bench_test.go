@@ -137,15 +137,20 @@ func TestBenchSmall(t *testing.T) {
 }
 
 // -rounds repeats the run, alternating which target goes first, and prints
-// each round's key figures with their medians.
+// each round's key figures with their medians; -runc-alone adds runc's own
+// start rate.
 func TestBenchRounds(t *testing.T) {
-	log, b := runBench(t, "-n", "4", "-c", "2", "-rounds", "2", "-scenarios", "start")
+	log, b := runBench(t, "-n", "4", "-c", "2", "-rounds", "2", "-scenarios", "start", "-runc-alone")
 	var r struct {
 		Rounds [][]struct {
 			Target string `json:"target"`
 			Start  *struct {
-				Started int     `json:"started"`
-				PerSec  float64 `json:"containers_per_second"`
+				Started   int     `json:"started"`
+				PerSec    float64 `json:"containers_per_second"`
+				RuncAlone *struct {
+					Started int     `json:"started"`
+					PerSec  float64 `json:"containers_per_second"`
+				} `json:"runc_alone"`
 			} `json:"start"`
 		} `json:"rounds"`
 	}
@@ -162,6 +167,10 @@ func TestBenchRounds(t *testing.T) {
 		for _, tr := range round {
 			if tr.Start == nil || tr.Start.Started != 4 || tr.Start.PerSec <= 0 {
 				t.Errorf("round %d, %s: start %+v", i+1, tr.Target, tr.Start)
+				continue
+			}
+			if a := tr.Start.RuncAlone; a == nil || a.Started != 4 || a.PerSec <= 0 {
+				t.Errorf("round %d, %s: runc alone %+v", i+1, tr.Target, a)
 			}
 		}
 	}
