@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/seedrt/seed/oci"
@@ -80,36 +79,10 @@ func runRuncAlone(ctx context.Context, dir string, n, c int) *RuncAlone {
 			return res
 		}
 	}
-	lat := make([]time.Duration, n)
-	ok := make([]bool, n)
-	var mu sync.Mutex
-	var last time.Time
-	t0 := time.Now()
-	parallel(ctx, n, c, func(i int) {
-		s := time.Now()
-		err := exec.CommandContext(ctx, "runc", "--root", root, "run", "-d", "--bundle", filepath.Join(dir, ids[i]), ids[i]).Run()
-		end := time.Now()
-		if err != nil {
-			return
-		}
-		lat[i], ok[i] = end.Sub(s), true
-		mu.Lock()
-		if end.After(last) {
-			last = end
-		}
-		mu.Unlock()
+	b := timedBatch(ctx, n, c, func(i int) error {
+		return exec.CommandContext(ctx, "runc", "--root", root, "run", "-d", "--bundle", filepath.Join(dir, ids[i]), ids[i]).Run()
 	})
-	var good []time.Duration
-	for i := range lat {
-		if ok[i] {
-			good = append(good, lat[i])
-		}
-	}
-	res.Started, res.Errors = len(good), n-len(good)
-	res.Latency = summarize(good, res.Errors)
-	if res.Started > 0 {
-		res.PerSecond = float64(res.Started) / last.Sub(t0).Seconds()
-	}
+	res.Started, res.Errors, res.Latency, res.PerSecond = b.done, n-b.done, b.latency(), b.perSecond()
 	// Remove them all, started or not (delete --force kills first).
 	parallel(context.Background(), n, c, func(i int) {
 		exec.Command("runc", "--root", root, "delete", "--force", ids[i]).Run()

@@ -186,86 +186,42 @@ func runStart(ctx context.Context, d *daemon, o *options) *StartResult {
 	began := time.Now()
 	defer func() { r.Seconds = time.Since(began).Seconds() }()
 	var e errs
-	lat := make([]time.Duration, o.n)
 	phases := make([][3]time.Duration, o.n)
-	ok := make([]bool, o.n)
-	var mu sync.Mutex
-	var last time.Time
 	cpu0, steal0 := cpuTimes()
-	t0 := time.Now()
-	parallel(ctx, o.n, o.c, func(i int) {
-		id := fmt.Sprintf("start-%d", i)
-		s := time.Now()
-		ph, err := d.startContainer(ctx, id, "sleep", "300")
-		end := time.Now()
-		if err != nil {
-			e.add(err)
-			return
-		}
-		lat[i], phases[i], ok[i] = end.Sub(s), ph, true
-		mu.Lock()
-		if end.After(last) {
-			last = end
-		}
-		mu.Unlock()
+	start := timedBatch(ctx, o.n, o.c, func(i int) error {
+		ph, err := d.startContainer(ctx, fmt.Sprintf("start-%d", i), "sleep", "300")
+		phases[i] = ph
+		e.add(err)
+		return err
 	})
 	r.HostStealPercent = stealSince(cpu0, steal0)
-	var good []time.Duration
 	var ph [3][]time.Duration
 	var ids []string
-	for i := range lat {
-		if ok[i] {
-			good = append(good, lat[i])
+	for i, ok := range start.ok {
+		if ok {
 			for j := range ph {
 				ph[j] = append(ph[j], phases[i][j])
 			}
 			ids = append(ids, fmt.Sprintf("start-%d", i))
 		}
 	}
-	r.Started = len(good)
-	r.Latency = summarize(good, o.n-len(good))
+	r.Started, r.Latency, r.BatchSeconds, r.PerSecond = start.done, start.latency(), start.seconds, start.perSecond()
 	r.Phases = []Phase{
 		{"Containers.Create", summarize(ph[0], 0)},
 		{"Tasks.Create", summarize(ph[1], 0)},
 		{"Tasks.Start", summarize(ph[2], 0)},
 	}
-	if r.Started > 0 {
-		r.BatchSeconds = last.Sub(t0).Seconds()
-		r.PerSecond = float64(r.Started) / r.BatchSeconds
-	}
 
 	// Teardown of the running ones.
-	tlat := make([]time.Duration, len(ids))
-	tok := make([]bool, len(ids))
-	last = time.Time{}
-	t0 = time.Now()
-	parallel(ctx, len(ids), o.c, func(i int) {
-		s := time.Now()
+	teardown := timedBatch(ctx, len(ids), o.c, func(i int) error {
 		err := d.removeContainer(ctx, ids[i])
-		end := time.Now()
 		if err != nil {
 			e.add(fmt.Errorf("teardown: %w", err))
-			return
 		}
-		tlat[i], tok[i] = end.Sub(s), true
-		mu.Lock()
-		if end.After(last) {
-			last = end
-		}
-		mu.Unlock()
+		return err
 	})
-	var tgood []time.Duration
-	for i := range tlat {
-		if tok[i] {
-			tgood = append(tgood, tlat[i])
-		}
-	}
-	r.Removed = len(tgood)
-	r.TeardownLatency = summarize(tgood, len(ids)-len(tgood))
-	if r.Removed > 0 {
-		r.TeardownSeconds = last.Sub(t0).Seconds()
-		r.TeardownPerSecond = float64(r.Removed) / r.TeardownSeconds
-	}
+	r.Removed, r.TeardownLatency = teardown.done, teardown.latency()
+	r.TeardownSeconds, r.TeardownPerSecond = teardown.seconds, teardown.perSecond()
 	r.fill(&e)
 	cleanupScenario(d, o, &r.Outcome)
 	if o.runcAlone && ctx.Err() == nil {
@@ -275,6 +231,55 @@ func runStart(ctx context.Context, d *daemon, o *options) *StartResult {
 		}
 	}
 	return r
+}
+
+// batch is the outcome of timedBatch.
+type batch struct {
+	n, done int
+	ok      []bool
+	lat     []time.Duration // of the ones that succeeded
+	seconds float64         // first start to the last success
+}
+
+func (b batch) latency() Stats { return summarize(b.lat, b.n-b.done) }
+
+func (b batch) perSecond() float64 {
+	if b.done == 0 || b.seconds == 0 {
+		return 0
+	}
+	return float64(b.done) / b.seconds
+}
+
+// timedBatch runs f(0..n-1), c at a time, timing each call.
+func timedBatch(ctx context.Context, n, c int, f func(i int) error) batch {
+	lat := make([]time.Duration, n)
+	b := batch{n: n, ok: make([]bool, n)}
+	var mu sync.Mutex
+	var last time.Time
+	t0 := time.Now()
+	parallel(ctx, n, c, func(i int) {
+		s := time.Now()
+		if f(i) != nil {
+			return
+		}
+		end := time.Now()
+		lat[i], b.ok[i] = end.Sub(s), true
+		mu.Lock()
+		if end.After(last) {
+			last = end
+		}
+		mu.Unlock()
+	})
+	for i, ok := range b.ok {
+		if ok {
+			b.lat = append(b.lat, lat[i])
+		}
+	}
+	b.done = len(b.lat)
+	if b.done > 0 {
+		b.seconds = last.Sub(t0).Seconds()
+	}
+	return b
 }
 
 // runRm is one `ctr run --rm` of /bin/true: create, start, wait, delete.
