@@ -271,9 +271,14 @@ func (in *Inherited) For(name, dir string) string {
 	return link
 }
 
-// Relink makes the link For made in dir run the binary on disk.
+// Relink makes the link For made in dir, if there is one, run the binary on
+// disk.
 func (in *Inherited) Relink(dir string) error {
-	return replaceSymlink(in.Path, filepath.Join(dir, filepath.Base(in.Path)))
+	link := filepath.Join(dir, filepath.Base(in.Path))
+	if target, err := os.Readlink(link); err != nil || target != in.Exe {
+		return nil // no link to the copy here
+	}
+	return replaceSymlink(in.Path, link)
 }
 
 func replaceSymlink(target, link string) error {

@@ -146,10 +146,7 @@ func start(f Flags) error {
 // The caller must Wait for (or Release) the process. A sealed copy of runc,
 // if given, is handed over as fd 4.
 func Launch(binary string, f Flags, env []string, runc *sealedexe.Copy) (address string, _ *os.Process, err error) {
-	path := SocketPath(f.Address, f.Namespace, f.ID)
-	if f.SocketDir != "" {
-		path = SocketPathIn(f.SocketDir, f.Address, f.Namespace, f.ID)
-	}
+	path := SocketPathIn(f.SocketDir, f.Address, f.Namespace, f.ID)
 	address = "unix://" + path
 	l, err := listenSocket(path)
 	if errors.Is(err, errShimRunning) {

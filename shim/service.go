@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -77,10 +76,8 @@ func (s *Service) checkRunc() {
 		}
 		s.mu.Unlock()
 		for _, b := range bundles {
-			if c, err := os.Readlink(filepath.Join(b, filepath.Base(in.Path))); err == nil && c == in.Exe {
-				if err := in.Relink(b); err != nil {
-					logf("runc upgraded on disk, but %s still runs the old copy: %v", b, err)
-				}
+			if err := in.Relink(b); err != nil {
+				logf("runc upgraded on disk, but %s still runs the old copy: %v", b, err)
 			}
 		}
 	})

@@ -84,9 +84,9 @@ func (m *Manager) startShim(binary, ns, id, bundle string) (string, error) {
 func (m *Manager) launchOurShim(t *Task, runcBinary string) (string, error) {
 	env := append(os.Environ(), "TTRPC_ADDRESS="+m.cfg.TTRPCAddress, "NAMESPACE="+t.Namespace)
 	var runcCopy *sealedexe.Copy
-	if runcBinary != "" {
+	if filepath.Base(runcBinary) == "runc" { // only runc knows the sealed copy for what it is
 		var err error
-		if runcCopy, err = m.runcCopies.Get(runcBinary); err != nil && filepath.Base(runcBinary) == "runc" && m.firstCopyFailure(runcBinary) {
+		if runcCopy, err = m.runcCopies.Get(runcBinary); err != nil && m.firstCopyFailure(runcBinary) {
 			// The shim runs runc from its path, as it would anyway.
 			fmt.Fprintf(os.Stderr, "no sealed copy of %s, shims run it from its path: %v\n", runcBinary, err)
 		}

@@ -61,10 +61,7 @@ func (m *Manager) createV1(ctx context.Context, t *Task, rt runtime, c metadata.
 // startV1 launches the shim on a socket the daemon listens on, and records
 // its address and pid in the bundle.
 func (m *Manager) startV1(rt runtime, t *Task) (string, error) {
-	path := shim.SocketPath(m.cfg.Address, t.Namespace, t.ID)
-	if m.cfg.SocketDir != "" {
-		path = shim.SocketPathIn(m.cfg.SocketDir, m.cfg.Address, t.Namespace, t.ID)
-	}
+	path := shim.SocketPathIn(m.cfg.SocketDir, m.cfg.Address, t.Namespace, t.ID)
 	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return "", fmt.Errorf("v1 shim socket dir: %w", err)
 	}
