@@ -48,7 +48,7 @@ func SocketPathIn(dir, daemonAddress, namespace, id string) string {
 }
 
 // listenSocket listens on path, taking over a stale socket file. It returns
-// errShimRunning if a live shim already answers there.
+// ErrShimRunning if a live shim already answers there.
 func listenSocket(path string) (*net.UnixListener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return nil, fmt.Errorf("create socket dir: %w", err)
@@ -69,7 +69,7 @@ func listenSocket(path string) (*net.UnixListener, error) {
 			return nil, fmt.Errorf("listen on %s: %w", path, err)
 		}
 		if socketAnswers(path) {
-			return nil, errShimRunning
+			return nil, ErrShimRunning
 		}
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			return nil, fmt.Errorf("remove stale socket: %w", err)
@@ -77,7 +77,8 @@ func listenSocket(path string) (*net.UnixListener, error) {
 	}
 }
 
-var errShimRunning = errors.New("a shim is already serving this task")
+// ErrShimRunning: a live shim already answers on the socket path.
+var ErrShimRunning = errors.New("a shim is already serving this task")
 
 func socketAnswers(path string) bool {
 	c, err := net.DialTimeout("unix", path, time.Second)

@@ -38,6 +38,9 @@ type Flags struct {
 	Socket        string // serve on this path instead of the inherited fd 3
 	SocketDir     string // Launch only: put the socket here (default: beside the daemon's, see SocketPath)
 	Action        string // start, delete, or empty to serve
+	Spare         bool   // start as a spare shim (see LaunchSpare) and serve the task it is given
+
+	movedSocket string // an adopted spare's socket, which the daemon moved from where we bound it
 
 	// v1 launch (io.containerd.runtime.v1.linux); see V1.
 	WorkDir          string
@@ -63,6 +66,8 @@ func ParseFlags(args []string) (Flags, error) {
 	fs.StringVar(&f.PublishBinary, "publish-binary", "", "daemon binary (v2 launch protocol)")
 	fs.StringVar(&f.Bundle, "bundle", "", "bundle directory (default: the working directory)")
 	fs.BoolVar(&f.Debug, "debug", false, "log debug output")
+	fs.BoolVar(&f.Spare, "spare", false, "start as a spare shim: wait on fd 4 for the task to serve")
+	fs.String("argv-room", "", "spare: room (spaces) for the command line of the task it gets")
 	fs.StringVar(&f.Socket, "socket", "", "serve on this unix socket path")
 	fs.StringVar(&f.WorkDir, "workdir", "", "v1: the shim's work directory")
 	fs.StringVar(&f.ContainerdBinary, "containerd-binary", "", "v1: daemon binary that publishes events")
@@ -74,6 +79,12 @@ func ParseFlags(args []string) (Flags, error) {
 		return f, err
 	}
 	f.Action = fs.Arg(0)
+	if f.Spare {
+		if f.Action != "" {
+			return f, errors.New("-spare takes no action")
+		}
+		return f, nil // the task's flags come with the adoption
+	}
 	if f.Bundle == "" {
 		wd, err := os.Getwd()
 		if err != nil {
@@ -108,8 +119,8 @@ func Main() {
 	case "":
 		if f.V1() {
 			err = serveV1(f)
-		} else {
-			err = serve(f)
+		} else if err = serve(f); errors.Is(err, errNotAdopted) {
+			err = nil
 		}
 	default:
 		err = fmt.Errorf("unknown action %q", f.Action)
@@ -149,7 +160,7 @@ func Launch(binary string, f Flags, env []string, runc *sealedexe.Copy) (address
 	path := SocketPathIn(f.SocketDir, f.Address, f.Namespace, f.ID)
 	address = "unix://" + path
 	l, err := listenSocket(path)
-	if errors.Is(err, errShimRunning) {
+	if errors.Is(err, ErrShimRunning) {
 		return address, nil, nil
 	}
 	if err != nil {
@@ -162,11 +173,7 @@ func Launch(binary string, f Flags, env []string, runc *sealedexe.Copy) (address
 	}
 	defer sock.Close()
 
-	args := []string{"-namespace", f.Namespace, "-id", f.ID, "-address", f.Address, "-bundle", f.Bundle}
-	if f.Debug {
-		args = append(args, "-debug")
-	}
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(binary, taskArgs(f)...)
 	cmd.Dir = f.Bundle
 	cmd.ExtraFiles = []*os.File{sock}
 	cmd.Env = shimEnv(env)
@@ -179,16 +186,29 @@ func Launch(binary string, f Flags, env []string, runc *sealedexe.Copy) (address
 		os.Remove(path)
 		return "", nil, fmt.Errorf("start shim: %w", err)
 	}
-	rec := shimRecord{Version: recordVersion, Binary: binary, Protocol: "v2", Address: address, Pid: cmd.Process.Pid}
-	if err := writeFileAtomic(filepath.Join(f.Bundle, addressFile), []byte(address), 0o600); err != nil {
-		cmd.Process.Kill()
-		return "", nil, err
-	}
-	if err := writeJSON(filepath.Join(f.Bundle, recordFile), rec); err != nil {
+	if err := writeShimRecord(f.Bundle, binary, address, cmd.Process.Pid); err != nil {
 		cmd.Process.Kill()
 		return "", nil, err
 	}
 	return address, cmd.Process, nil
+}
+
+// taskArgs is the command line of a shim launched for f's task.
+func taskArgs(f Flags) []string {
+	args := []string{"-namespace", f.Namespace, "-id", f.ID, "-address", f.Address, "-bundle", f.Bundle}
+	if f.Debug {
+		args = append(args, "-debug")
+	}
+	return args
+}
+
+// writeShimRecord puts a v2 shim's address and shimRecord in its bundle.
+func writeShimRecord(bundle, binary, address string, pid int) error {
+	if err := writeFileAtomic(filepath.Join(bundle, addressFile), []byte(address), 0o600); err != nil {
+		return err
+	}
+	rec := shimRecord{Version: recordVersion, Binary: binary, Protocol: "v2", Address: address, Pid: pid}
+	return writeJSON(filepath.Join(bundle, recordFile), rec)
 }
 
 // shimEnv keeps the long-lived shim small: one P is plenty for one
@@ -203,9 +223,13 @@ func shimEnv(env []string) []string {
 	return append(out, "GOMAXPROCS=1", "GOGC=50")
 }
 
-// serve is the long-lived shim.
+// serve is the long-lived shim. A spare (f.Spare) gets everything that
+// does not depend on the task ready, serving included, then waits to be
+// adopted; requests wait for that too.
 func serve(f Flags) error {
-	redirectStderr(f.Bundle)
+	if !f.Spare {
+		redirectStderr(f.Bundle)
+	}
 	r, err := InstallReaper()
 	if err != nil {
 		return err
@@ -220,7 +244,13 @@ func serve(f Flags) error {
 	}
 	pub := NewPublisher(eventsAddress, f.Namespace)
 	var svc *Service
+	adopted := make(chan struct{})
 	server, err := ttrpc.NewServer(ttrpc.WithUnaryServerInterceptor(func(ctx context.Context, u ttrpc.Unmarshaler, info *ttrpc.UnaryServerInfo, m ttrpc.Method) (interface{}, error) {
+		select {
+		case <-adopted:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		svc.checkRunc()
 		defer svc.trim.after(info.FullMethod)
 		return translateErrors(ctx, u, info, m)
@@ -238,12 +268,28 @@ func serve(f Flags) error {
 	// The daemon's terminal or session going away must not end us.
 	signal.Ignore(unix.SIGHUP, unix.SIGINT, unix.SIGPIPE)
 	go server.Serve(context.Background(), l)
+	if f.Spare {
+		if f, err = awaitAdoption(f); err != nil {
+			server.Close()
+			return err
+		}
+		// Set before any request runs (they wait for adopted).
+		svc.cfg.Namespace, svc.cfg.Bundle = f.Namespace, f.Bundle
+		pub.namespace = f.Namespace
+		redirectStderr(f.Bundle)
+		if err := setCmdline(append([]string{os.Args[0]}, taskArgs(f)...)); err != nil {
+			logf("ps will show this shim as a spare: %v", err)
+		}
+	}
+	close(adopted)
 	svc.trim.touch()
 	<-done
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	server.Shutdown(ctx)
 	cancel()
-	if addr, ok := l.Addr().(*net.UnixAddr); ok {
+	if f.movedSocket != "" {
+		os.Remove(f.movedSocket)
+	} else if addr, ok := l.Addr().(*net.UnixAddr); ok {
 		os.Remove(addr.Name)
 	}
 	return nil

@@ -86,6 +86,12 @@ func (t *trimmer) idle() {
 // use, so this costs nothing but keeps each shim's resident set to what it
 // actually uses.
 func trimStartupPages() {
+	adviseOwnCode(unix.MADV_DONTNEED)
+}
+
+// adviseOwnCode applies madvise advice to the read-only mappings of the
+// shim's own executable.
+func adviseOwnCode(advice int) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return
@@ -105,7 +111,7 @@ func trimStartupPages() {
 		start, end, ok := parseRange(fields[0])
 		if ok {
 			// Raw syscall: these addresses are not Go memory.
-			unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED)
+			unix.Syscall(unix.SYS_MADVISE, start, end-start, uintptr(advice))
 		}
 	}
 }

@@ -347,11 +347,16 @@ func (d *daemon) removeAll(ctx context.Context, c int) []string {
 	return errs
 }
 
-// shims returns the shim processes serving this daemon.
-func (d *daemon) shims() []proc {
+// shims returns the shim processes serving this daemon's tasks; spares
+// returns the ones started ahead of need (ours keeps one, see
+// coordinator/runtime/spare.go), which serve no task yet.
+func (d *daemon) shims() []proc  { return d.shimProcs(false) }
+func (d *daemon) spares() []proc { return d.shimProcs(true) }
+
+func (d *daemon) shimProcs(spares bool) []proc {
 	var out []proc
 	for _, p := range processes() {
-		if p.pid != d.pid() && isShimOf(p, d.sock) {
+		if p.pid != d.pid() && isShimOf(p, d.sock) && slices.Contains(p.args, "-spare") == spares {
 			out = append(out, p)
 		}
 	}

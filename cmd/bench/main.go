@@ -249,7 +249,7 @@ func killCurrent() {
 		if d.running() {
 			d.cmd.Process.Kill()
 		}
-		for _, p := range d.shims() {
+		for _, p := range append(d.shims(), d.spares()...) {
 			syscall.Kill(p.pid, syscall.SIGKILL)
 		}
 	}

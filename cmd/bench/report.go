@@ -304,8 +304,9 @@ func printReport(w io.Writer, rep *Report, o *options) {
 		t.add("shim PSS, median", "%.0f", true, res, get(func(m *MemoryResult) float64 { return m.ShimPSSMedian }))
 		t.add("shims RSS, total", "%.0f", true, res, get(func(m *MemoryResult) float64 { return float64(m.ShimRSSTotal) }))
 		t.add("shims PSS, total", "%.0f", true, res, get(func(m *MemoryResult) float64 { return float64(m.ShimPSSTotal) }))
-		t.add("daemon + shims RSS", "%.0f", true, res, get(func(m *MemoryResult) float64 { return float64(m.TotalRSS) }))
-		t.add("daemon + shims PSS", "%.0f", true, res, get(func(m *MemoryResult) float64 { return float64(m.TotalPSS) }))
+		t.add("spare shim PSS", "%.0f", false, res, get(func(m *MemoryResult) float64 { return float64(m.SparePSS) }))
+		t.add("daemon + shims + spare RSS", "%.0f", true, res, get(func(m *MemoryResult) float64 { return float64(m.TotalRSS) }))
+		t.add("daemon + shims + spare PSS", "%.0f", true, res, get(func(m *MemoryResult) float64 { return float64(m.TotalPSS) }))
 		t.print(w)
 	}
 	if has(func(r *TargetResult) bool { return r.Restart != nil }) {

@@ -117,7 +117,9 @@ type MemoryResult struct {
 	ShimPSSMedian   float64 `json:"shim_pss_median_kb"`
 	ShimRSSTotal    int     `json:"shim_rss_total_kb"`
 	ShimPSSTotal    int     `json:"shim_pss_total_kb"`
-	TotalRSS        int     `json:"total_rss_kb"` // daemon + shims
+	SpareRSS        int     `json:"spare_rss_kb"` // shims started ahead of need (not counted in Shims)
+	SparePSS        int     `json:"spare_pss_kb"`
+	TotalRSS        int     `json:"total_rss_kb"` // daemon + shims + spares
 	TotalPSS        int     `json:"total_pss_kb"`
 	ShimPerContainr float64 `json:"shim_pss_total_per_container_kb"`
 }
@@ -583,9 +585,18 @@ func runMemory(ctx context.Context, d *daemon, o *options) *MemoryResult {
 	if r.Shims != len(ids) {
 		e.addf("found %d shim processes for %d running containers", r.Shims, len(ids))
 	}
+	for _, p := range d.spares() {
+		rss, pss, err := memKB(p.pid)
+		if err != nil {
+			e.addf("spare shim memory: %s: %v", p, err)
+			continue
+		}
+		r.SpareRSS += rss
+		r.SparePSS += pss
+	}
 	r.ShimRSSMedian, r.ShimPSSMedian = medianInt(r.ShimRSS), medianInt(r.ShimPSS)
-	r.TotalRSS = r.DaemonRSS + r.ShimRSSTotal
-	r.TotalPSS = r.DaemonPSS + r.ShimPSSTotal
+	r.TotalRSS = r.DaemonRSS + r.ShimRSSTotal + r.SpareRSS
+	r.TotalPSS = r.DaemonPSS + r.ShimPSSTotal + r.SparePSS
 	if len(ids) > 0 {
 		r.ShimPerContainr = float64(r.ShimPSSTotal) / float64(len(ids))
 	}

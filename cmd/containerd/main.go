@@ -25,6 +25,7 @@ func main() {
 		showVer     = flag.Bool("version", false, "print the version and exit")
 		concurrency = flag.Int("concurrency", -1, "task creates/starts/deletes at once, 0 for no bound (default: config, else 0)")
 		stateTmpfs  = flag.String("state-tmpfs", "", "true or false: mount a tmpfs on an empty state directory not on one (default: config, else true)")
+		spareShim   = flag.String("spare-shim", "", "true or false: keep a shim started ahead of the next task (default: config, else true)")
 	)
 	flag.StringVar(configPath, "c", "", "shorthand for --config")
 	flag.StringVar(logLevel, "l", "", "shorthand for --log-level")
@@ -50,12 +51,18 @@ func main() {
 	if *concurrency >= 0 {
 		cfg.Concurrency = *concurrency
 	}
-	if *stateTmpfs != "" {
-		v, err := strconv.ParseBool(*stateTmpfs)
-		if err != nil {
-			fail(fmt.Errorf("--state-tmpfs: %w", err))
+	for name, b := range map[string]struct {
+		flag  *string
+		field **bool
+	}{"state-tmpfs": {stateTmpfs, &cfg.StateTmpfs}, "spare-shim": {spareShim, &cfg.SpareShim}} {
+		if *b.flag == "" {
+			continue
 		}
-		cfg.StateTmpfs = &v
+		v, err := strconv.ParseBool(*b.flag)
+		if err != nil {
+			fail(fmt.Errorf("--%s: %w", name, err))
+		}
+		*b.field = &v
 	}
 	d, err := daemon.New(cfg)
 	if err != nil {

@@ -37,6 +37,9 @@ type Config struct {
 	// StateTmpfs (default true) mounts a tmpfs on the state directory when
 	// it is on a disk file system and empty; see ensureTmpfs.
 	StateTmpfs *bool `toml:"state_tmpfs"`
+	// SpareShim (default true) keeps one of our shims started ahead of
+	// the next task, which then skips a shim's start-up.
+	SpareShim *bool `toml:"spare_shim"`
 }
 
 // RuntimeConfig says how tasks are run.

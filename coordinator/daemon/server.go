@@ -94,6 +94,7 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 		RuncRoot:      cfg.Runtime.RuncRoot,
 		Root:          cfg.Root,
 		Debug:         cfg.Debug.Level == "debug" || cfg.Debug.Level == "trace",
+		SpareShim:     cfg.SpareShim == nil || *cfg.SpareShim,
 
 		DefaultRuntime: cfg.Runtime.Default,
 		Runtimes:       cfg.Runtime.Runtimes,
@@ -130,6 +131,7 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 	go d.ttrpc.Serve(context.Background(), d.ttrpcL)
 	go func() {
 		<-recovered
+		d.runtime.FillSpare() // after recovery, which it would slow down
 		fmt.Fprintf(os.Stderr, "recovery: tasks registered in %v, all shims found again in %v\n",
 			registered.Round(time.Millisecond), time.Since(recoverStart).Round(time.Millisecond))
 		time.AfterFunc(backlogGrace, d.exchange.CloseBacklog)

@@ -34,6 +34,7 @@ type Config struct {
 	RuncRoot      string // runc --root for this daemon's containers (+/NS)
 	Root          string // the daemon's --root: v1 shims get a work dir there
 	Debug         bool
+	SpareShim     bool // keep a spare shim ready (see spare.go)
 
 	DefaultRuntime string                    // for containers that name none
 	Runtimes       map[string]RuntimeOptions // configured runtimes by name
@@ -51,7 +52,11 @@ type Manager struct {
 	closing   bool
 
 	runcCopies sealedexe.Cache // what our shims run runc from
-	copyFailed map[string]bool // runc binaries that could not be copied (under mu)
+	failed     map[string]bool // what failed and was logged once (firstFailure)
+
+	spare   *spare         // the ready spare shim, if any
+	filling bool           // a spare is being started
+	fills   sync.WaitGroup // FillSpare's launches, which Close waits for
 }
 
 // NewManager returns a manager with no tasks; see Recover.
@@ -122,7 +127,7 @@ func (m *Manager) createV2(ctx context.Context, t *Task, rt runtime, c metadata.
 	}
 	var address string
 	if rt.Shim == m.cfg.ShimBinary {
-		address, err = m.launchOurShim(t, runcBinary)
+		address, t.shim, err = m.launchOurShim(t, runcBinary)
 	} else {
 		address, err = m.startShim(rt.Shim, t.Namespace, t.ID, t.Bundle)
 	}
@@ -130,8 +135,10 @@ func (m *Manager) createV2(ctx context.Context, t *Task, rt runtime, c metadata.
 		return err
 	}
 	failpoint.Hit("create-after-shim-start")
-	if t.shim, err = dialShim(address, t.onShimClosed); err != nil {
-		return err
+	if t.shim == nil {
+		if t.shim, err = dialShim(address, t.onShimClosed); err != nil {
+			return err
+		}
 	}
 	resp, err := t.shim.task.Create(ctx, &task.CreateTaskRequest{
 		ID: t.ID, Bundle: t.Bundle, Rootfs: o.Rootfs, Terminal: o.Terminal,
@@ -325,6 +332,10 @@ func (m *Manager) Close() {
 	m.waitTeardowns(10 * time.Second)
 	m.mu.Lock()
 	m.closing = true
+	m.mu.Unlock()
+	m.fills.Wait()
+	m.closeSpare()
+	m.mu.Lock()
 	tasks := make([]*Task, 0, len(m.tasks))
 	for _, t := range m.tasks {
 		tasks = append(tasks, t)

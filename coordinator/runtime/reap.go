@@ -9,21 +9,24 @@ import (
 // reapInBackground collects the exit of a child the daemon started (a shim
 // launched directly) whenever it ends, so it never lingers as a zombie,
 // without holding an OS thread per child as os.Process.Wait would: the
-// wait parks on the poller until the pidfd says the child exited.
-func reapInBackground(p *os.Process) {
+// wait parks on the poller until the pidfd says the child exited. The
+// channel closes once the child is reaped.
+func reapInBackground(p *os.Process) <-chan struct{} {
+	reaped := make(chan struct{})
 	fd, err := unix.PidfdOpen(p.Pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
-		go p.Wait() // no pidfd: fall back to a thread
-		return
+		go func() { p.Wait(); close(reaped) }() // no pidfd: fall back to a thread
+		return reaped
 	}
 	f := os.NewFile(uintptr(fd), "pidfd")
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		go p.Wait()
-		return
+		go func() { p.Wait(); close(reaped) }()
+		return reaped
 	}
 	go func() {
+		defer close(reaped)
 		defer p.Release()
 		defer f.Close()
 		rc.Read(func(fd uintptr) bool {
@@ -32,4 +35,5 @@ func reapInBackground(p *os.Process) {
 			return err != unix.EAGAIN && !(err == nil && info.Signo == 0)
 		})
 	}()
+	return reaped
 }

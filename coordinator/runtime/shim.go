@@ -78,47 +78,63 @@ func (m *Manager) startShim(binary, ns, id, bundle string) (string, error) {
 	return address, nil
 }
 
-// launchOurShim starts our own shim directly, skipping the `start` step
-// (one process less than the v2 launch protocol, same result), and hands it
-// a sealed copy of runcBinary (package sealedexe) when one can be made.
-func (m *Manager) launchOurShim(t *Task, runcBinary string) (string, error) {
-	env := append(os.Environ(), "TTRPC_ADDRESS="+m.cfg.TTRPCAddress, "NAMESPACE="+t.Namespace)
-	var runcCopy *sealedexe.Copy
-	if filepath.Base(runcBinary) == "runc" { // only runc knows the sealed copy for what it is
-		var err error
-		if runcCopy, err = m.runcCopies.Get(runcBinary); err != nil && m.firstCopyFailure(runcBinary) {
-			// The shim runs runc from its path, as it would anyway.
-			fmt.Fprintf(os.Stderr, "no sealed copy of %s, shims run it from its path: %v\n", runcBinary, err)
-		}
-	}
-	address, p, err := shim.Launch(m.cfg.ShimBinary, shim.Flags{
+// launchOurShim hands the task to the spare shim if there is one for
+// runcBinary (then conn is its connection), else starts our own shim
+// directly, skipping the `start` step (one process less than the v2 launch
+// protocol, same result), with a sealed copy of runcBinary (package
+// sealedexe) when one can be made.
+func (m *Manager) launchOurShim(t *Task, runcBinary string) (address string, conn *shimConn, err error) {
+	flags := shim.Flags{
 		Namespace: t.Namespace, ID: t.ID, Address: m.cfg.Address, Bundle: t.Bundle, Debug: m.cfg.Debug,
 		SocketDir: m.cfg.SocketDir,
-	}, env, runcCopy)
+	}
+	if address, conn, ok := m.adoptSpare(t, runcBinary, flags); ok {
+		return address, conn, nil
+	}
+	env := append(os.Environ(), "TTRPC_ADDRESS="+m.cfg.TTRPCAddress, "NAMESPACE="+t.Namespace)
+	runcCopy := m.runcCopy(runcBinary)
+	address, p, err := shim.Launch(m.cfg.ShimBinary, flags, env, runcCopy)
 	if runcCopy != nil {
 		runcCopy.File.Close() // our dup: the shim has its own now
 	}
 	if err != nil {
-		return "", fmt.Errorf("launch shim: %w", err)
+		return "", nil, fmt.Errorf("launch shim: %w", err)
 	}
 	if p != nil {
 		reapInBackground(p)
 	}
-	return address, nil
+	return address, nil, nil
 }
 
-// firstCopyFailure tells whether a failure to copy binary is the first, so
-// the log says it once, not once per container.
-func (m *Manager) firstCopyFailure(binary string) bool {
+// runcCopy returns a sealed copy of runcBinary for a shim to run, or nil:
+// then the shim runs runc from its path, as it would anyway. The caller
+// closes the copy's File.
+func (m *Manager) runcCopy(runcBinary string) *sealedexe.Copy {
+	if filepath.Base(runcBinary) != "runc" { // only runc knows the sealed copy for what it is
+		return nil
+	}
+	c, err := m.runcCopies.Get(runcBinary)
+	if err != nil {
+		if m.firstFailure("copy "+runcBinary, err) {
+			fmt.Fprintf(os.Stderr, "no sealed copy of %s, shims run it from its path: %v\n", runcBinary, err)
+		}
+		return nil
+	}
+	return c
+}
+
+// firstFailure tells whether err is the first failure of what, so the log
+// says it once, not once per container.
+func (m *Manager) firstFailure(what string, err error) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.copyFailed[binary] {
+	if m.failed[what] {
 		return false
 	}
-	if m.copyFailed == nil {
-		m.copyFailed = map[string]bool{}
+	if m.failed == nil {
+		m.failed = map[string]bool{}
 	}
-	m.copyFailed[binary] = true
+	m.failed[what] = true
 	return true
 }
 

@@ -95,7 +95,7 @@ func ctrLifecycle(t *testing.T, d *daemon, runtime, shimName string) {
 }
 
 // processesNamed counts processes whose command name (argv[0] base) is name
-// and whose command line mentions marker.
+// and whose command line mentions marker; spare shims are not counted.
 func processesNamed(t *testing.T, name, marker string) int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -108,7 +108,8 @@ func processesNamed(t *testing.T, name, marker string) int {
 			continue
 		}
 		argv0 := strings.SplitN(string(b), "\x00", 2)[0]
-		if filepath.Base(argv0) == name && strings.Contains(string(b), marker) {
+		spare := strings.Contains(string(b), "\x00-spare\x00") // serves no task yet
+		if filepath.Base(argv0) == name && strings.Contains(string(b), marker) && !spare {
 			n++
 		}
 	}

@@ -84,6 +84,12 @@ func (d *daemon) isStateMount(l testutil.Leak) bool {
 	return l.Kind == "mount" && l.Detail == filepath.Join(d.dir, "state")
 }
 
+// isSpare tells the daemon's spare shim (which serves no task yet) from a
+// leak.
+func (d *daemon) isSpare(l testutil.Leak) bool {
+	return l.Kind == "process" && strings.Contains(l.Detail, "-spare -address "+d.Address)
+}
+
 // stop ends the daemon with sig and waits for it.
 func (d *daemon) stop(sig syscall.Signal) {
 	if d.cmd == nil {

@@ -1,0 +1,128 @@
+package daemon_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/seedrt/seed/tests/testutil"
+)
+
+// The daemon keeps a spare shim started ahead of the next task; a task's
+// create adopts it. The adopted shim serves its task like any other, ps
+// shows it by its task, a new spare takes its place, and a killed spare or
+// a daemon restart costs nothing but a new spare.
+func TestSpareShim(t *testing.T) {
+	ctr := testutil.RequireBinary(t, "ctr")
+	d := startDaemon(t)
+	fifo := []string{"--fifo-dir", filepath.Join(d.dir, "fifo")}
+	run := func(id string) {
+		t.Helper()
+		d.mustCtr(ctr, "sp", append(append([]string{"run", "-d"}, fifo...), "--rootfs", testutil.BusyboxRootfs(t), id, "/bin/sleep", "300")...)
+	}
+	exec := func(id string) {
+		t.Helper()
+		out := d.mustCtr(ctr, "sp", append(append([]string{"task", "exec"}, fifo...), "--exec-id", "e-"+strconv.FormatInt(time.Now().UnixNano(), 36), id, "/bin/echo", "hi")...)
+		if strings.TrimSpace(out) != "hi" {
+			t.Fatalf("exec in %s printed %q", id, out)
+		}
+	}
+
+	spare := waitSpare(t, d, 0)
+	run("a")
+	if got := shimPid(t, d.dir, "a"); got != spare {
+		t.Fatalf("task a is served by shim %d, not the spare %d", got, spare)
+	}
+	if cmd := cmdline(spare); strings.Contains(cmd, "-spare") || !strings.Contains(cmd, " -id a ") {
+		t.Errorf("adopted spare's command line: %q", cmd)
+	}
+	exec("a")
+	next := waitSpare(t, d, spare)
+
+	// A dead spare: the next task launches its own shim; a spare comes back.
+	syscall.Kill(next, syscall.SIGKILL)
+	testutil.WaitFor(t, 5*time.Second, func() bool { return exited(next) }, "the killed spare to exit")
+	run("b")
+	if got := shimPid(t, d.dir, "b"); got == next {
+		t.Fatalf("task b is served by the killed spare")
+	}
+	exec("b")
+	next = waitSpare(t, d, next)
+
+	// A daemon crash: the spare goes (its lifeline closed), the tasks stay,
+	// and the restarted daemon has a spare again.
+	d.stop(syscall.SIGKILL)
+	testutil.WaitFor(t, 5*time.Second, func() bool { return exited(next) }, "the spare to exit with its daemon")
+	d.start()
+	waitSpare(t, d, next)
+	for _, id := range []string{"a", "b"} {
+		testutil.WaitFor(t, 10*time.Second, func() bool {
+			status, _ := testutil.ParseTaskLs(d.mustCtr(ctr, "sp", "task", "ls"), id)
+			return status == "RUNNING"
+		}, "task "+id+" running after the restart")
+		exec(id)
+	}
+}
+
+// spare_shim = false: no spare, tasks launch their own shim.
+func TestSpareShimOff(t *testing.T) {
+	ctr := testutil.RequireBinary(t, "ctr")
+	d := startDaemonWithConfig(t, "version = 2\nspare_shim = false\n")
+	d.mustCtr(ctr, "sp", "run", "-d", "--fifo-dir", filepath.Join(d.dir, "fifo"), "--rootfs", testutil.BusyboxRootfs(t), "a", "/bin/sleep", "300")
+	time.Sleep(200 * time.Millisecond) // a spare would have been started by now
+	if pids := spares(d); len(pids) != 0 {
+		t.Fatalf("spare shims with spare_shim = false: %v", pids)
+	}
+}
+
+// waitSpare waits for the daemon's spare, other than not, and returns it.
+func waitSpare(t *testing.T, d *daemon, not int) int {
+	t.Helper()
+	var pid int
+	testutil.WaitFor(t, 10*time.Second, func() bool {
+		for _, p := range spares(d) {
+			if p != not {
+				pid = p
+				return true
+			}
+		}
+		return false
+	}, "a spare shim")
+	return pid
+}
+
+// spares lists the daemon's spare shims.
+func spares(d *daemon) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cmd := cmdline(pid); strings.Contains(cmd, " -spare ") && strings.Contains(cmd, d.Address) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	return strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
+}
+
+// exited tells whether pid is gone or a zombie (a spare whose daemon died
+// is reaped by whoever inherits it).
+func exited(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || strings.HasPrefix(string(b[i+1:]), " Z")
+}
