@@ -70,6 +70,12 @@ func removeStopped(runcRoot, id string) error {
 			return fmt.Errorf("%w: %v", errNeedsRunc, err)
 		}
 	}
+	// runc leaves only state.json once the exec FIFO is gone; anything else
+	// takes the slower, general way.
+	os.Remove(filepath.Join(dir, "state.json"))
+	if err := unix.Rmdir(dir); err == nil || err == unix.ENOENT {
+		return nil
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove runc state %s: %w", dir, err)
 	}
