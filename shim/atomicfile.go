@@ -29,14 +29,21 @@ func replaceFile(path string, data []byte, perm os.FileMode, durable bool) error
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp.Name())
+		}
+	}()
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
+	if perm != 0o600 { // CreateTemp's mode
+		if err := tmp.Chmod(perm); err != nil {
+			tmp.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if durable {
 		if err := tmp.Sync(); err != nil {
@@ -50,6 +57,7 @@ func replaceFile(path string, data []byte, perm os.FileMode, durable bool) error
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	renamed = true
 	if durable {
 		return syncDir(dir)
 	}

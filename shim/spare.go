@@ -138,7 +138,7 @@ func LaunchSpare(binary, socket string, f Flags, env []string, runc *sealedexe.C
 func (s *Spare) Adopt(f Flags) (address string, adopted bool, err error) {
 	path := SocketPathIn(f.SocketDir, f.Address, f.Namespace, f.ID)
 	address = "unix://" + path
-	if socketAnswers(path) {
+	if _, err := os.Lstat(path); err == nil && socketAnswers(path) {
 		s.Close()
 		return address, false, nil
 	}
