@@ -106,6 +106,7 @@ func ParseFlags(args []string) (Flags, error) {
 
 // Main runs the shim's command line and exits.
 func Main() {
+	restoreChildEnv()
 	f, err := ParseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "containerd-shim: %v\n", err)
@@ -213,14 +214,48 @@ func writeShimRecord(bundle, binary, address string, pid int) error {
 
 // shimEnv keeps the long-lived shim small: one P is plenty for one
 // container, and a lower GC target keeps its heap near the live set.
+//
+// Those settings are the shim's own. The Go runtime reads them from the
+// environment, which every runc the shim starts inherits, and runc (a Go
+// program too) is 3-6 ms slower per container with one P here. So the
+// launcher's own values (or their absence) travel in childEnvVar, and the
+// shim puts them back for its children once it has started
+// (restoreChildEnv).
 func shimEnv(env []string) []string {
-	out := make([]string, 0, len(env)+2)
+	out := make([]string, 0, len(env)+3)
+	var own []string
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "GOGC=") {
+		switch {
+		case strings.HasPrefix(kv, childEnvVar+"="):
+		case strings.HasPrefix(kv, "GOMAXPROCS="), strings.HasPrefix(kv, "GOGC="):
+			own = append(own, kv)
+		default:
 			out = append(out, kv)
 		}
 	}
-	return append(out, "GOMAXPROCS=1", "GOGC=50")
+	return append(out, "GOMAXPROCS=1", "GOGC=50", childEnvVar+"="+strings.Join(own, ","))
+}
+
+// childEnvVar holds the GOMAXPROCS and GOGC entries the shim's launcher had
+// ("K=V,K=V", possibly empty), for the shim's children.
+const childEnvVar = "SEED_SHIM_CHILD_ENV"
+
+// restoreChildEnv gives the processes the shim starts the Go runtime
+// settings of the shim's launcher rather than the shim's own (shimEnv).
+// This process's runtime has read its settings by now.
+func restoreChildEnv() {
+	v, ok := os.LookupEnv(childEnvVar)
+	if !ok {
+		return // not launched through shimEnv
+	}
+	os.Unsetenv(childEnvVar)
+	os.Unsetenv("GOMAXPROCS")
+	os.Unsetenv("GOGC")
+	for _, kv := range strings.Split(v, ",") {
+		if k, val, ok := strings.Cut(kv, "="); ok && (k == "GOMAXPROCS" || k == "GOGC") {
+			os.Setenv(k, val)
+		}
+	}
 }
 
 // serve is the long-lived shim. A spare (f.Spare) gets everything that

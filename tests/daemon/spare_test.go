@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedrt/seed/oci"
 	"github.com/seedrt/seed/tests/testutil"
 )
 
@@ -125,4 +127,36 @@ func exited(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || strings.HasPrefix(string(b[i+1:]), " Z")
+}
+
+// The shim's own Go runtime settings (GOMAXPROCS=1 GOGC=50) do not reach
+// runc: a created task's runc init, waiting to be started, has the
+// daemon's values, here none.
+func TestRuncGetsTheDaemonsGoSettings(t *testing.T) {
+	d := startDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := d.client(t, "env")
+	ct, err := c.NewContainer(ctx, "e", oci.DefaultSpec("e", oci.WithNamespace("env"), oci.WithRootfs(testutil.SharedBusyboxRootfs(t), true), oci.WithArgs("/bin/true")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := ct.NewTask(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(int(task.Pid())), "environ"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range strings.Split(string(env), "\x00") {
+		// runc passes its own GOMAXPROCS on to runc init, empty if unset.
+		if strings.HasPrefix(kv, "GOMAXPROCS=") && kv != "GOMAXPROCS=" || strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "SEED_") {
+			t.Errorf("runc init has %s", kv)
+		}
+	}
+	shimEnv, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(shimPid(t, d.dir, "e")), "environ"))
+	if !strings.Contains(string(shimEnv), "\x00GOMAXPROCS=1\x00") {
+		t.Errorf("the shim itself was not started with GOMAXPROCS=1")
+	}
 }
