@@ -39,11 +39,9 @@ func replaceFile(path string, data []byte, perm os.FileMode, durable bool) error
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if perm != 0o600 { // CreateTemp's mode
-		if err := tmp.Chmod(perm); err != nil {
-			tmp.Close()
-			return fmt.Errorf("write %s: %w", path, err)
-		}
+	if err := tmp.Chmod(perm); err != nil { // CreateTemp's 0600 is subject to the umask
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if durable {
 		if err := tmp.Sync(); err != nil {

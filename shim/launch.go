@@ -106,6 +106,11 @@ func ParseFlags(args []string) (Flags, error) {
 
 // Main runs the shim's command line and exits.
 func Main() {
+	// Go's strings for our arguments point at the process's argument
+	// area, which an adopted spare overwrites (setCmdline).
+	for i, a := range os.Args {
+		os.Args[i] = strings.Clone(a)
+	}
 	restoreChildEnv()
 	f, err := ParseFlags(os.Args[1:])
 	if err != nil {
@@ -305,6 +310,11 @@ func serve(f Flags) error {
 	go server.Serve(context.Background(), l)
 	if f.Spare {
 		if f, err = awaitAdoption(f); err != nil {
+			// The name is this spare's alone; remove it while still
+			// listening, so no one sees it free before it is gone.
+			if addr, ok := l.Addr().(*net.UnixAddr); ok {
+				os.Remove(addr.Name)
+			}
 			server.Close()
 			return err
 		}

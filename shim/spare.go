@@ -147,14 +147,15 @@ func (s *Spare) Adopt(f Flags) (address string, adopted bool, err error) {
 			s.Close()
 		}
 	}()
+	// The record first: should the daemon die from here on, recovery finds
+	// the task's socket through it and removes it.
+	if err := writeShimRecord(f.Bundle, s.binary, address, s.Process.Pid); err != nil {
+		return "", false, err
+	}
 	if err := os.Rename(s.socket, path); err != nil {
 		return "", false, fmt.Errorf("move spare's socket: %w", err)
 	}
 	s.moved = true
-	if err := writeShimRecord(f.Bundle, s.binary, address, s.Process.Pid); err != nil {
-		os.Remove(path)
-		return "", false, err
-	}
 	msg, err := json.Marshal(adoption{Namespace: f.Namespace, ID: f.ID, Bundle: f.Bundle, Socket: path})
 	if err != nil {
 		os.Remove(path)
@@ -169,8 +170,12 @@ func (s *Spare) Adopt(f Flags) (address string, adopted bool, err error) {
 	return address, true, nil
 }
 
+// Socket is where the unadopted spare listens.
+func (s *Spare) Socket() string { return s.socket }
+
 // Close lets an unadopted spare go: it exits once it sees its lifeline
-// closed, and its socket file goes now.
+// closed (and removes its socket then; it goes now in case the spare is
+// already dead).
 func (s *Spare) Close() {
 	s.lifeline.Close()
 	if !s.moved {
@@ -186,9 +191,9 @@ const argvRoom = 1024
 // setCmdline makes /proc/self/cmdline (what ps shows) read args: an adopted
 // spare then shows the command line Launch would have given it (which task,
 // which daemon) rather than "-spare". It overwrites the original argument
-// strings, where the kernel reads the command line from, padding with NULs;
-// args must fit in them (see argvRoom). Go copied them at start-up, so
-// nothing else reads them.
+// strings, where the kernel reads the command line from, padding with NULs
+// (which ps and most parsers drop at the end); args must fit in them (see
+// argvRoom). os.Args points into that memory: Main clones it first.
 func setCmdline(args []string) error {
 	start, end, err := argArea()
 	if err != nil {

@@ -55,6 +55,7 @@ type Manager struct {
 	failed     map[string]bool // what failed and was logged once (firstFailure)
 
 	spare   *spare         // the ready spare shim, if any
+	spares  int            // spares started, for their socket names
 	filling bool           // a spare is being started
 	fills   sync.WaitGroup // FillSpare's launches, which Close waits for
 }

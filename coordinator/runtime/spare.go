@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/seedrt/seed/coordinator/failpoint"
 	"github.com/seedrt/seed/shim"
 )
 
@@ -53,47 +54,37 @@ func (sp *spare) dead() bool {
 	}
 }
 
-// spareSlot is "spare" hashed into the socket directory like a task's
-// socket; no task's namespace/id pair hashes from the same string.
-const spareSlot = "spare"
+// spareExitWait bounds how long letting a spare go waits for it to exit.
+const spareExitWait = time.Second
 
-// spareRetries bound how long a spare waits for the socket of the previous
-// daemon's spare (which exits when that daemon's end of its lifeline
-// closes) to be free.
-const (
-	spareRetries    = 25
-	spareRetryDelay = 20 * time.Millisecond
-	spareExitWait   = time.Second
-)
-
-// takeSpare returns the ready spare if it runs runcBinary, and starts
-// filling its place; nil if there is none.
+// takeSpare returns the ready spare if it runs runcBinary; nil if there is
+// none.
 func (m *Manager) takeSpare(runcBinary string) *spare {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	sp := m.spare
 	if sp == nil || sp.runc != runcBinary {
-		m.mu.Unlock()
 		return nil
 	}
 	m.spare = nil
-	m.mu.Unlock()
-	m.FillSpare()
-	if sp.dead() {
-		sp.release()
-		return nil
-	}
 	return sp
 }
 
 // adoptSpare gives t to the spare for runcBinary, if there is one, and
 // returns the address and connection of t's shim; conn is nil (and the
-// caller dials) if a live shim already served t.
+// caller dials) if a live shim already served t. Either way the next spare
+// is started.
 func (m *Manager) adoptSpare(t *Task, runcBinary string, flags shim.Flags) (address string, conn *shimConn, ok bool) {
+	defer m.FillSpare()
 	sp := m.takeSpare(runcBinary)
 	if sp == nil {
 		return "", nil, false
 	}
-	sp.setOnClose(t.onShimClosed)
+	if sp.dead() {
+		sp.release()
+		return "", nil, false
+	}
+	failpoint.Pause("adopt-spare")
 	address, adopted, err := sp.Adopt(flags)
 	if err != nil {
 		sp.conn.close()
@@ -104,6 +95,9 @@ func (m *Manager) adoptSpare(t *Task, runcBinary string, flags shim.Flags) (addr
 		sp.conn.close()
 		return address, nil, true
 	}
+	// Only now is the connection the task's: a spare that fails before
+	// this is no task's shim dying.
+	sp.setOnClose(t.onShimClosed)
 	return address, sp.conn, true
 }
 
@@ -156,27 +150,33 @@ func (m *Manager) launchSpare() (*spare, error) {
 		return nil, err
 	}
 	env := append(os.Environ(), "TTRPC_ADDRESS="+m.cfg.TTRPCAddress)
-	socket := shim.SocketPathIn(m.cfg.SocketDir, m.cfg.Address, "", spareSlot)
 	flags := shim.Flags{Address: m.cfg.Address, Debug: m.cfg.Debug}
 	runcCopy := m.runcCopy(runcBinary)
 	if runcCopy != nil {
 		defer runcCopy.File.Close() // our dup: the spare has its own
 	}
-	for attempt := 0; ; attempt++ {
-		s, err := shim.LaunchSpare(m.cfg.ShimBinary, socket, flags, env, runcCopy)
-		if err == nil {
-			sp := &spare{Spare: s, runc: runcBinary, exited: reapInBackground(s.Process)}
-			if sp.conn, err = dialShim("unix://"+socket, sp.connClosed); err != nil {
-				sp.release()
-				return nil, err
-			}
-			return sp, nil
-		}
-		if !errors.Is(err, shim.ErrShimRunning) || attempt == spareRetries {
-			return nil, err
-		}
-		time.Sleep(spareRetryDelay)
+	s, err := shim.LaunchSpare(m.cfg.ShimBinary, m.spareSocket(), flags, env, runcCopy)
+	if err != nil {
+		return nil, err
 	}
+	sp := &spare{Spare: s, runc: runcBinary, exited: reapInBackground(s.Process)}
+	if sp.conn, err = dialShim("unix://"+s.Socket(), sp.connClosed); err != nil {
+		sp.release()
+		return nil, err
+	}
+	return sp, nil
+}
+
+// spareSocket names a new spare's socket, hashed into the socket directory
+// like a task's. Each spare gets a name of its own (this daemon's pid and a
+// count), so a spare removing its socket as it exits, or the daemon
+// removing a dead spare's, never removes another's.
+func (m *Manager) spareSocket() string {
+	m.mu.Lock()
+	m.spares++
+	n := m.spares
+	m.mu.Unlock()
+	return shim.SocketPathIn(m.cfg.SocketDir, m.cfg.Address, "", fmt.Sprintf("spare-%d-%d", os.Getpid(), n))
 }
 
 // release lets an unadopted spare go and waits a little for it to exit.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedrt/seed/coordinator/failpoint"
 	"github.com/seedrt/seed/oci"
 	"github.com/seedrt/seed/tests/testutil"
 )
@@ -70,6 +71,40 @@ func TestSpareShim(t *testing.T) {
 	}
 }
 
+// A spare that dies while it is being adopted costs the task nothing: the
+// daemon launches a shim for it, and the task is not taken for one whose
+// shim died.
+func TestSpareDiesWhileAdopted(t *testing.T) {
+	ctr := testutil.RequireBinary(t, "ctr")
+	d := startDaemon(t, failpoint.Env+"=adopt-spare") // each adoption is held 2 s
+	spare := waitSpare(t, d, 0)
+	fifo := filepath.Join(d.dir, "fifo")
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.ctr(ctr, "sp", "run", "-d", "--fifo-dir", fifo, "--rootfs", testutil.BusyboxRootfs(t), "a", "/bin/sleep", "300")
+		done <- err
+	}()
+	testutil.WaitFor(t, 5*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(d.dir, "state", "tasks", "sp", "a", "config.json"))
+		return err == nil
+	}, "the task's bundle")
+	syscall.Kill(spare, syscall.SIGKILL)
+	testutil.WaitFor(t, 5*time.Second, func() bool { return exited(spare) }, "the spare to die")
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := shimPid(t, d.dir, "a"); got == spare {
+		t.Fatalf("task a is served by the dead spare")
+	}
+	if status, _ := testutil.ParseTaskLs(d.mustCtr(ctr, "sp", "task", "ls"), "a"); status != "RUNNING" {
+		t.Fatalf("task a is %q", status)
+	}
+	out := d.mustCtr(ctr, "sp", "task", "exec", "--fifo-dir", fifo, "--exec-id", "e", "a", "/bin/echo", "hi")
+	if strings.TrimSpace(out) != "hi" {
+		t.Fatalf("exec printed %q", out)
+	}
+}
+
 // spare_shim = false: no spare, tasks launch their own shim.
 func TestSpareShimOff(t *testing.T) {
 	ctr := testutil.RequireBinary(t, "ctr")
@@ -81,13 +116,15 @@ func TestSpareShimOff(t *testing.T) {
 	}
 }
 
-// waitSpare waits for the daemon's spare, other than not, and returns it.
+// waitSpare waits for the daemon's spare, other than not, to be ready, and
+// returns it. Ready: serving the connection the daemon dials to it right
+// after starting it, so the daemon holds it by then.
 func waitSpare(t *testing.T, d *daemon, not int) int {
 	t.Helper()
 	var pid int
 	testutil.WaitFor(t, 10*time.Second, func() bool {
 		for _, p := range spares(d) {
-			if p != not {
+			if p != not && sockets(p) >= 2 { // the listener and the daemon's connection
 				pid = p
 				return true
 			}
@@ -95,6 +132,19 @@ func waitSpare(t *testing.T, d *daemon, not int) int {
 		return false
 	}, "a spare shim")
 	return pid
+}
+
+// sockets counts the sockets a process has open.
+func sockets(pid int) int {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	fds, _ := os.ReadDir(dir)
+	n := 0
+	for _, fd := range fds {
+		if target, _ := os.Readlink(filepath.Join(dir, fd.Name())); strings.HasPrefix(target, "socket:") {
+			n++
+		}
+	}
+	return n
 }
 
 // spares lists the daemon's spare shims.
@@ -131,7 +181,8 @@ func exited(pid int) bool {
 
 // The shim's own Go runtime settings (GOMAXPROCS=1 GOGC=50) do not reach
 // runc: a created task's runc init, waiting to be started, has the
-// daemon's values, here none.
+// daemon's (the test's environment's) GOMAXPROCS, which runc passes on, and
+// no GOGC.
 func TestRuncGetsTheDaemonsGoSettings(t *testing.T) {
 	d := startDaemon(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -151,8 +202,9 @@ func TestRuncGetsTheDaemonsGoSettings(t *testing.T) {
 	}
 	for _, kv := range strings.Split(string(env), "\x00") {
 		// runc passes its own GOMAXPROCS on to runc init, empty if unset.
-		if strings.HasPrefix(kv, "GOMAXPROCS=") && kv != "GOMAXPROCS=" || strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "SEED_") {
-			t.Errorf("runc init has %s", kv)
+		if strings.HasPrefix(kv, "GOMAXPROCS=") && kv != "GOMAXPROCS="+os.Getenv("GOMAXPROCS") ||
+			strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "SEED_") {
+			t.Errorf("runc init has %s (the daemon's GOMAXPROCS: %q)", kv, os.Getenv("GOMAXPROCS"))
 		}
 	}
 	shimEnv, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(shimPid(t, d.dir, "e")), "environ"))
