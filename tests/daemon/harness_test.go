@@ -115,8 +115,16 @@ func (d *daemon) restart() {
 
 func (d *daemon) cleanup() {
 	if d.cmd != nil {
-		d.removeEverything()
+		namespaces := d.removeEverything()
 		d.stop(syscall.SIGTERM)
+		// runc leaves the parent cgroup /NS of a namespace's containers:
+		// remove it if empty (another test may be using the same name).
+		for _, ns := range namespaces {
+			dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
+			for _, dir := range dirs {
+				syscall.Rmdir(dir)
+			}
+		}
 		// Every shim is gone, and so must its socket be.
 		if left, _ := os.ReadDir(filepath.Join(d.dir, "state", "s")); len(left) > 0 {
 			d.t.Errorf("%d shim sockets left in %s", len(left), filepath.Join(d.dir, "state", "s"))
@@ -129,7 +137,7 @@ func (d *daemon) cleanup() {
 
 // removeEverything kills and deletes every task and container, through the
 // API, in every namespace.
-func (d *daemon) removeEverything() {
+func (d *daemon) removeEverything() (namespaces []string) {
 	conn := d.dial()
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -137,11 +145,12 @@ func (d *daemon) removeEverything() {
 	nss, err := namespacesapi.NewNamespacesClient(conn).List(ctx, &namespacesapi.ListNamespacesRequest{})
 	if err != nil {
 		d.t.Errorf("cleanup: list namespaces: %v", err)
-		return
+		return nil
 	}
 	tasks := tasksapi.NewTasksClient(conn)
 	containers := containersapi.NewContainersClient(conn)
 	for _, ns := range nss.Namespaces {
+		namespaces = append(namespaces, ns.Name)
 		nctx := nsctx.Outgoing(ctx, ns.Name)
 		if list, err := tasks.List(nctx, &tasksapi.ListTasksRequest{}); err == nil {
 			for _, tk := range list.Tasks {
@@ -162,6 +171,7 @@ func (d *daemon) removeEverything() {
 			}
 		}
 	}
+	return namespaces
 }
 
 func (d *daemon) dial() *grpc.ClientConn {
