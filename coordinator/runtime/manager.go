@@ -45,11 +45,12 @@ type Manager struct {
 	cfg    Config
 	events events.Publisher
 
-	mu        sync.Mutex
-	tasks     map[string]*Task
-	creating  map[string]bool
-	teardowns map[string]chan struct{} // deleted tasks whose shim is still going away
-	closing   bool
+	mu           sync.Mutex
+	tasks        map[string]*Task
+	creating     map[string]bool
+	teardowns    map[string]chan struct{} // deleted tasks whose shim is still going away
+	deleteEvents map[string]chan struct{} // Task.Delete waiting for the shim's /tasks/delete
+	closing      bool
 
 	runcCopies sealedexe.Cache // what our shims run runc from
 	failed     map[string]bool // what failed and was logged once (firstFailure)
@@ -63,7 +64,7 @@ type Manager struct {
 // NewManager returns a manager with no tasks; see Recover.
 func NewManager(cfg Config, ev events.Publisher) *Manager {
 	return &Manager{cfg: cfg, events: ev, tasks: map[string]*Task{}, creating: map[string]bool{},
-		teardowns: map[string]chan struct{}{}}
+		teardowns: map[string]chan struct{}{}, deleteEvents: map[string]chan struct{}{}}
 }
 
 func key(ns, id string) string { return ns + "/" + id }

@@ -203,13 +203,50 @@ func (m *Manager) removeOrphanBundles(ns string, known map[string]bool) {
 // its task's exit reported twice. It runs until ctx is done.
 func (m *Manager) WatchExits(ctx context.Context, x *events.Exchange) {
 	for ctx.Err() == nil {
-		ch, _, err := x.Subscribe(ctx, `topic=="/tasks/exit"`)
+		ch, _, err := x.Subscribe(ctx, `topic=="/tasks/exit"`, `topic=="/tasks/delete"`)
 		if err != nil {
 			return
 		}
 		for env := range ch {
-			m.noteExit(env.Namespace, env.Event)
+			if env.Topic == "/tasks/delete" {
+				m.noteDeleteEvent(env.Namespace, env.Event)
+			} else {
+				m.noteExit(env.Namespace, env.Event)
+			}
 		}
+	}
+}
+
+// deleteEventWait bounds how long Task.Delete waits for the shim's
+// /tasks/delete (a shim may send none).
+const deleteEventWait = 200 * time.Millisecond
+
+// expectDeleteEvent returns a channel closed once the /tasks/delete of
+// ns/id has been published.
+func (m *Manager) expectDeleteEvent(ns, id string) <-chan struct{} {
+	ch := make(chan struct{})
+	m.mu.Lock()
+	m.deleteEvents[key(ns, id)] = ch
+	m.mu.Unlock()
+	return ch
+}
+
+func (m *Manager) forgetDeleteEvent(ns, id string) {
+	m.mu.Lock()
+	delete(m.deleteEvents, key(ns, id))
+	m.mu.Unlock()
+}
+
+func (m *Manager) noteDeleteEvent(ns string, event *ptypes.Any) {
+	var ev shimevents.TaskDelete
+	if err := typeurl.UnmarshalTo(event, &ev); err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ch, ok := m.deleteEvents[key(ns, ev.ContainerID)]; ok {
+		close(ch)
+		delete(m.deleteEvents, key(ns, ev.ContainerID))
 	}
 }
 

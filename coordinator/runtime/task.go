@@ -94,9 +94,18 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 		os.RemoveAll(t.Bundle)
 		return dead.exit, nil
 	}
+	published := t.m.expectDeleteEvent(t.Namespace, t.ID)
+	defer t.m.forgetDeleteEvent(t.Namespace, t.ID)
 	resp, err := t.shim.task.Delete(ctx, &task.DeleteRequest{ID: t.ID})
 	if err != nil {
 		return nil, errdefs.FromGRPC(err)
+	}
+	// The shim forwards the task's /tasks/delete on its own connection, and
+	// a client that deletes the container next must see that event first,
+	// as it does with containerd (which answers only once the shim is gone).
+	select {
+	case <-published:
+	case <-time.After(deleteEventWait):
 	}
 	t.mu.Lock()
 	t.deleting = true
