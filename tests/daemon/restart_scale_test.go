@@ -481,11 +481,17 @@ func checkNothingLeft(t *testing.T, d *daemon, ns, fifoDir string, ctrs []*scale
 		filepath.Join(d.dir, "state", "runc", ns),  // runc's state
 		fifoDir,
 	} {
-		if left, _ := os.ReadDir(dir); len(left) > 0 {
-			var names []string
+		// The daemon removes a deleted task's bundle in the background,
+		// once its shim has exited.
+		var names []string
+		if !testutil.Poll(5*time.Second, func() bool {
+			left, _ := os.ReadDir(dir)
+			names = names[:0]
 			for _, e := range left {
 				names = append(names, e.Name())
 			}
+			return len(names) == 0
+		}) {
 			t.Errorf("left in %s: %v", dir, names)
 		}
 	}
