@@ -64,9 +64,14 @@ func argValue(args []string, flag string) (string, bool) {
 	return "", false
 }
 
-// isShimOf reports whether p is a shim serving the daemon at address: its
-// command line carries -address ADDRESS (with or without unix://).
+// isShimOf reports whether p is a shim serving the daemon at address: a
+// shim binary whose command line carries -address ADDRESS (with or without
+// unix://). The daemon's own children carry its command line until they
+// exec, so the binary's name counts too.
 func isShimOf(p proc, address string) bool {
+	if len(p.args) == 0 || !strings.Contains(filepath.Base(p.args[0]), "shim") {
+		return false
+	}
 	v, ok := argValue(p.args, "address")
 	return ok && strings.TrimPrefix(v, "unix://") == address
 }
