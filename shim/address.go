@@ -29,10 +29,11 @@ func SocketPath(daemonAddress, namespace, id string) string {
 }
 
 // SocketPathIn is SocketPath's socket name in dir (empty: SocketPath's
-// directory); in fallbackSocketDir when that path would be too long. Our daemon puts the shims it launches
-// itself in its state directory, a tmpfs: on a disk file system, creating
-// and removing a socket file per container costs the daemon inode
-// allocation (0.44 ms of CPU per container on this project's ext4 /tmp).
+// directory); in fallbackSocketDir when that path would be too long. Our
+// daemon puts the shims it launches itself in its state directory, a
+// tmpfs: on a disk file system, creating and removing a socket file per
+// container costs the daemon inode allocation (0.44 ms of CPU per
+// container on this project's ext4 /tmp).
 func SocketPathIn(dir, daemonAddress, namespace, id string) string {
 	daemonAddress = strings.TrimPrefix(daemonAddress, "unix://")
 	if dir == "" {
@@ -48,7 +49,7 @@ func SocketPathIn(dir, daemonAddress, namespace, id string) string {
 }
 
 // listenSocket listens on path, taking over a stale socket file. It returns
-// ErrShimRunning if a live shim already answers there.
+// errShimRunning if a live shim already answers there.
 func listenSocket(path string) (*net.UnixListener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
 		return nil, fmt.Errorf("create socket dir: %w", err)
@@ -69,7 +70,7 @@ func listenSocket(path string) (*net.UnixListener, error) {
 			return nil, fmt.Errorf("listen on %s: %w", path, err)
 		}
 		if socketAnswers(path) {
-			return nil, ErrShimRunning
+			return nil, errShimRunning
 		}
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			return nil, fmt.Errorf("remove stale socket: %w", err)
@@ -77,8 +78,7 @@ func listenSocket(path string) (*net.UnixListener, error) {
 	}
 }
 
-// ErrShimRunning: a live shim already answers on the socket path.
-var ErrShimRunning = errors.New("a shim is already serving this task")
+var errShimRunning = errors.New("a shim is already serving this task")
 
 func socketAnswers(path string) bool {
 	c, err := net.DialTimeout("unix", path, time.Second)

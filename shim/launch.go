@@ -166,7 +166,7 @@ func Launch(binary string, f Flags, env []string, runc *sealedexe.Copy) (address
 	path := SocketPathIn(f.SocketDir, f.Address, f.Namespace, f.ID)
 	address = "unix://" + path
 	l, err := listenSocket(path)
-	if errors.Is(err, ErrShimRunning) {
+	if errors.Is(err, errShimRunning) {
 		return address, nil, nil
 	}
 	if err != nil {

@@ -84,7 +84,7 @@ type Spare struct {
 }
 
 // LaunchSpare starts a spare shim from binary, listening on socket
-// (ErrShimRunning if a live process answers there). f gives the daemon's
+// (errShimRunning if a live process answers there). f gives the daemon's
 // flags (Address, Debug); runc, if not nil, is handed over as Launch does.
 // The caller must Wait for (or Release) the process.
 func LaunchSpare(binary, socket string, f Flags, env []string, runc *sealedexe.Copy) (*Spare, error) {

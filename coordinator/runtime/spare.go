@@ -117,6 +117,9 @@ func (m *Manager) FillSpare() {
 		sp, err := m.launchSpare()
 		m.mu.Lock()
 		m.filling = false
+		if errors.Is(err, errNoSpareRuntime) {
+			m.cfg.SpareShim = false // for good: the configuration does not change
+		}
 		if err == nil && !m.closing {
 			m.spare = sp
 			sp = nil

@@ -141,11 +141,11 @@ func (t *Task) Delete(ctx context.Context) (*task.DeleteResponse, error) {
 // if it is in the daemon's socket directory: our shims remove their own, but
 // a shim that was killed, or containerd's v1 shim, leaves it behind.
 func (m *Manager) removeSocket(bundle string) {
-	b, err := os.ReadFile(filepath.Join(bundle, addressFile))
+	address, err := readAddress(bundle)
 	if err != nil || m.cfg.SocketDir == "" {
 		return
 	}
-	path := strings.TrimPrefix(strings.TrimSpace(string(b)), "unix://")
+	path := strings.TrimPrefix(strings.TrimSpace(address), "unix://")
 	if filepath.Dir(path) == filepath.Clean(m.cfg.SocketDir) {
 		os.Remove(path)
 	}
