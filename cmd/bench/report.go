@@ -180,6 +180,23 @@ func printReport(w io.Writer, rep *Report, o *options) {
 		t.add("batch: first create to last running (s)", "%.2f", true, res, get(func(s *StartResult) float64 { return s.BatchSeconds }))
 		t.add("containers/s", "%.1f", true, res, get(func(s *StartResult) float64 { return s.PerSecond }))
 		t.add("host CPU steal during the starts (%)", "%.1f", false, res, get(func(s *StartResult) float64 { return s.HostStealPercent }))
+		if has(func(r *TargetResult) bool { return r.Start != nil && r.Start.CPU != nil }) {
+			cpu := func(f func(*StartCPU) float64) func(*TargetResult) (float64, bool) {
+				return func(r *TargetResult) (float64, bool) {
+					if r.Start == nil || r.Start.CPU == nil {
+						return 0, false
+					}
+					return f(r.Start.CPU), true
+				}
+			}
+			t.heading("CPU per container started (ms), by who spent it")
+			t.add("  whole machine", "%.1f", false, res, cpu(func(c *StartCPU) float64 { return c.Machine }))
+			t.add("  daemon", "%.2f", false, res, cpu(func(c *StartCPU) float64 { return c.Daemon }))
+			t.add("  daemon's children (shim launchers)", "%.2f", false, res, cpu(func(c *StartCPU) float64 { return c.DaemonChildren }))
+			t.add("  shims", "%.2f", false, res, cpu(func(c *StartCPU) float64 { return c.Shims }))
+			t.add("  this client", "%.2f", false, res, cpu(func(c *StartCPU) float64 { return c.Client }))
+			t.add("  rest (runc, containers, kernel)", "%.2f", false, res, cpu(func(c *StartCPU) float64 { return c.Rest }))
+		}
 		if has(func(r *TargetResult) bool { return r.Start != nil && r.Start.RuncAlone != nil }) {
 			alone := func(r *TargetResult) (float64, bool) {
 				if r.Start == nil || r.Start.RuncAlone == nil || r.Start.RuncAlone.Started == 0 {
@@ -402,6 +419,15 @@ func printRounds(w io.Writer, rep *Report) {
 			return valueIf(r.Start != nil && r.Start.RuncAlone != nil && r.Start.RuncAlone.Started > 0,
 				func() float64 { return r.Start.RuncAlone.PerSecond })
 		}, true},
+		{"start CPU per container (ms)", "%.1f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Start != nil && r.Start.CPU != nil, func() float64 { return r.Start.CPU.Machine })
+		}, false},
+		{"start CPU: daemon + shims + launchers (ms)", "%.2f", func(r *TargetResult) (float64, bool) {
+			return valueIf(r.Start != nil && r.Start.CPU != nil, func() float64 {
+				c := r.Start.CPU
+				return c.Daemon + c.DaemonChildren + c.Shims
+			})
+		}, false},
 		{"start p99 (ms)", "%.0f", func(r *TargetResult) (float64, bool) {
 			return valueIf(r.Start != nil && r.Start.Latency.Count > 0, func() float64 { return r.Start.Latency.P99 })
 		}, false},

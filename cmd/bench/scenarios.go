@@ -65,18 +65,19 @@ type Phase struct {
 // StartResult: scenario 1.
 type StartResult struct {
 	Outcome
-	N                 int     `json:"n"`
-	Concurrency       int     `json:"concurrency"`
-	Started           int     `json:"started"`
-	BatchSeconds      float64 `json:"batch_seconds"` // first create to last running
-	PerSecond         float64 `json:"containers_per_second"`
-	HostStealPercent  float64 `json:"host_steal_percent"` // CPU the hypervisor took during the starts
-	Latency           Stats   `json:"latency"`            // Containers.Create + Tasks.Create + Tasks.Start
-	Phases            []Phase `json:"phases"`
-	Removed           int     `json:"removed"`
-	TeardownSeconds   float64 `json:"teardown_seconds"`
-	TeardownPerSecond float64 `json:"teardown_containers_per_second"`
-	TeardownLatency   Stats   `json:"teardown_latency"` // Kill + Wait + Tasks.Delete + Containers.Delete
+	N                 int       `json:"n"`
+	Concurrency       int       `json:"concurrency"`
+	Started           int       `json:"started"`
+	BatchSeconds      float64   `json:"batch_seconds"` // first create to last running
+	PerSecond         float64   `json:"containers_per_second"`
+	HostStealPercent  float64   `json:"host_steal_percent"` // CPU the hypervisor took during the starts
+	CPU               *StartCPU `json:"cpu_ms_per_container,omitempty"`
+	Latency           Stats     `json:"latency"` // Containers.Create + Tasks.Create + Tasks.Start
+	Phases            []Phase   `json:"phases"`
+	Removed           int       `json:"removed"`
+	TeardownSeconds   float64   `json:"teardown_seconds"`
+	TeardownPerSecond float64   `json:"teardown_containers_per_second"`
+	TeardownLatency   Stats     `json:"teardown_latency"` // Kill + Wait + Tasks.Delete + Containers.Delete
 	// RuncAlone (-runc-alone): the same start with `runc run -d` alone, right after.
 	RuncAlone *RuncAlone `json:"runc_alone,omitempty"`
 }
@@ -190,6 +191,7 @@ func runStart(ctx context.Context, d *daemon, o *options) *StartResult {
 	var e errs
 	phases := make([][3]time.Duration, o.n)
 	cpu0, steal0 := cpuTimes()
+	cpuBefore := d.cpuSnapshot()
 	start := timedBatch(ctx, o.n, o.c, func(i int) error {
 		ph, err := d.startContainer(ctx, fmt.Sprintf("start-%d", i), "sleep", "300")
 		phases[i] = ph
@@ -197,6 +199,7 @@ func runStart(ctx context.Context, d *daemon, o *options) *StartResult {
 		return err
 	})
 	r.HostStealPercent = stealSince(cpu0, steal0)
+	r.CPU = d.cpuPerContainer(cpuBefore, start.done)
 	var ph [3][]time.Duration
 	var ids []string
 	for i, ok := range start.ok {

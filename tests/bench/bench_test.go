@@ -41,6 +41,11 @@ type report struct {
 			Removed int     `json:"removed"`
 			PerSec  float64 `json:"containers_per_second"`
 			Latency stats   `json:"latency"`
+			CPU     *struct {
+				Machine float64 `json:"machine"`
+				Daemon  float64 `json:"daemon"`
+				Shims   float64 `json:"shims"`
+			} `json:"cpu_ms_per_container"`
 		} `json:"start"`
 		RunRm *struct {
 			outcome
@@ -114,6 +119,9 @@ func TestBenchSmall(t *testing.T) {
 		}
 		if s := tr.Start; s.failed() || s.Started != n || s.Removed != n || s.PerSec <= 0 || s.Latency.Count != n {
 			fail("start: %+v", s)
+		}
+		if c := tr.Start.CPU; c == nil || c.Daemon <= 0 || c.Shims <= 0 || c.Daemon+c.Shims >= c.Machine {
+			fail("start: CPU per container missing or inconsistent: %+v", c)
 		}
 		if s := tr.RunRm; s.failed() || s.Latency.Count != runs || s.BareRunc == nil || s.BareRunc.Count != runs {
 			fail("run --rm: %+v", s)
