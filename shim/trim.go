@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,11 +64,21 @@ func (t *trimmer) touch() {
 	t.timer.Reset(trimDelay)
 }
 
-// idle gives back what an idle shim holds but does not use: heap freed by
-// the operations just done (the scavenger would return it only slowly), and
-// mapped pages of its own binary; then it pauses the GC.
+// idle drops the mapped pages of the shim's own binary that start-up and
+// the operations just done brought in, and pauses the garbage collector.
+//
+// It forces a collection (and returns the freed heap) only once the shim
+// has collected on its own. The first collection faults in the GC's own
+// bookkeeping (span sets, mark bits: ~0.3 MB that is never given back),
+// more than the start-up garbage it would free, and costs ~0.4 ms of CPU.
+// So a shim that has only created and started its task, the common case,
+// keeps its garbage: measured with 10 idle containers, shim PSS 1073 KiB
+// against 1367 KiB with the collection. A shim that has done enough (execs,
+// say) to collect anyway pays nothing new and gets its garbage back.
 func (t *trimmer) idle() {
-	debug.FreeOSMemory()
+	if gcCycles() > 0 {
+		debug.FreeOSMemory()
+	}
 	trimStartupPages()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -124,4 +135,15 @@ func parseRange(s string) (uintptr, uintptr, bool) {
 	start, err1 := strconv.ParseUint(a, 16, 64)
 	end, err2 := strconv.ParseUint(b, 16, 64)
 	return uintptr(start), uintptr(end), err1 == nil && err2 == nil
+}
+
+var gcCyclesSample = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+
+// gcCycles is the number of garbage collections this process has done.
+func gcCycles() uint64 {
+	metrics.Read(gcCyclesSample)
+	if gcCyclesSample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return gcCyclesSample[0].Value.Uint64()
 }
