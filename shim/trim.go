@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,13 +136,11 @@ func parseRange(s string) (uintptr, uintptr, bool) {
 	return uintptr(start), uintptr(end), err1 == nil && err2 == nil
 }
 
-var gcCyclesSample = []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-
 // gcCycles is the number of garbage collections this process has done.
-func gcCycles() uint64 {
-	metrics.Read(gcCyclesSample)
-	if gcCyclesSample[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return gcCyclesSample[0].Value.Uint64()
+// (debug.ReadGCStats rather than runtime/metrics, whose package init alone
+// costs a shim more than this call.)
+func gcCycles() int64 {
+	var s debug.GCStats
+	debug.ReadGCStats(&s)
+	return s.NumGC
 }
