@@ -61,6 +61,9 @@ type RuncAlone struct {
 	Errors    int     `json:"errors"`
 	PerSecond float64 `json:"containers_per_second"`
 	Latency   Stats   `json:"latency"` // one `runc run -d`
+	// CPUPerContainer is the machine's busy CPU during the batch per
+	// container started (runc, runc init, the containers, the kernel), ms.
+	CPUPerContainer float64 `json:"cpu_ms_per_container"`
 }
 
 // runRuncAlone starts n `sleep 300` containers with `runc run -d`, c at a
@@ -79,10 +82,15 @@ func runRuncAlone(ctx context.Context, dir string, n, c int) *RuncAlone {
 			return res
 		}
 	}
+	busy := busyCPU()
 	b := timedBatch(ctx, n, c, func(i int) error {
 		return exec.CommandContext(ctx, "runc", "--root", root, "run", "-d", "--bundle", filepath.Join(dir, ids[i]), ids[i]).Run()
 	})
+	busy = busyCPU() - busy
 	res.Started, res.Errors, res.Latency, res.PerSecond = b.done, n-b.done, b.latency(), b.perSecond()
+	if b.done > 0 {
+		res.CPUPerContainer = busy / float64(b.done)
+	}
 	// Remove them all, started or not (delete --force kills first).
 	parallel(context.Background(), n, c, func(i int) {
 		exec.Command("runc", "--root", root, "delete", "--force", ids[i]).Run()

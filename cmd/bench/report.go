@@ -205,6 +205,12 @@ func printReport(w io.Writer, rep *Report, o *options) {
 				return r.Start.RuncAlone.PerSecond, true
 			}
 			t.add("runc alone (runc run -d, same N and C), /s", "%.1f", false, res, alone)
+			t.add("runc alone: CPU per container (ms)", "%.1f", false, res, func(r *TargetResult) (float64, bool) {
+				if _, ok := alone(r); !ok {
+					return 0, false
+				}
+				return r.Start.RuncAlone.CPUPerContainer, true
+			})
 			t.add("containers/s as a share of runc alone", "%.2f", false, res, func(r *TargetResult) (float64, bool) {
 				a, ok := alone(r)
 				if !ok || a == 0 {
