@@ -46,10 +46,6 @@ type Daemon struct {
 
 // New prepares a daemon: takes the state lock, opens the store, recovers
 // the shims of a previous run and listens. Serve starts answering.
-// streamWorkers is the size of the gRPC server's goroutine pool: well above
-// the concurrency of a busy client, and cheap (a goroutine each).
-const streamWorkers = 16
-
 func New(cfg *Config) (_ *Daemon, retErr error) {
 	if err := cfg.complete(); err != nil {
 		return nil, err
@@ -145,11 +141,6 @@ func New(cfg *Config) (_ *Daemon, retErr error) {
 		grpc.MaxSendMsgSize(cfg.GRPC.MaxSendMsgSize),
 		grpc.UnaryInterceptor(recoverUnary),
 		grpc.StreamInterceptor(recoverStream),
-		// A pool of goroutines serves the requests, so their stacks stay
-		// grown; one goroutine per request (the default) grows a new stack
-		// through several copies each time. Requests that find every worker
-		// busy (a long Wait, an event subscription) still get their own.
-		grpc.NumStreamWorkers(streamWorkers),
 	)
 	if err := d.register(); err != nil {
 		return nil, err
