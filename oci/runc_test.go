@@ -9,7 +9,10 @@ import (
 	"github.com/seedrt/seed/tests/testutil"
 )
 
-func TestMain(m *testing.M) { testutil.Main(m) }
+// namespace keeps these containers' cgroups apart from any real daemon's.
+const namespace = "ocitest"
+
+func TestMain(m *testing.M) { testutil.Main(m, namespace) }
 
 // TestRuncRunsDefaultSpec checks the generated spec against the real runc.
 func TestRuncRunsDefaultSpec(t *testing.T) {
@@ -19,6 +22,7 @@ func TestRuncRunsDefaultSpec(t *testing.T) {
 		// The cgroup hierarchy must be read-only inside the container.
 		`if mkdir /sys/fs/cgroup/memory/x 2>/dev/null; then echo cgroup-writable; fi`
 	bundle := testutil.Bundle(t, id,
+		oci.WithNamespace(namespace),
 		oci.WithArgs("/bin/sh", "-c", script),
 		oci.WithEnv("FOO=bar"),
 		oci.WithHostname("box"),
@@ -42,6 +46,7 @@ func TestRuncSharedReadonlyRootfs(t *testing.T) {
 		id := testutil.UniqueID(t)
 		bundle := t.TempDir()
 		spec := oci.DefaultSpec(id,
+			oci.WithNamespace(namespace),
 			oci.WithRootfs(rootfs, true),
 			oci.WithUser(65534, 65534),
 			oci.WithArgs("/bin/sh", "-c", "id -u; touch /x 2>/dev/null || echo ro"),

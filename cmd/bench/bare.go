@@ -15,14 +15,15 @@ import (
 // bareRunc runs /bin/true with `runc run` of a bundle holding the same spec
 // the daemons get: the reference run --rm is measured against.
 type bareRunc struct {
-	bundle, root string
+	bundle, root, ns string
 }
 
 // newBareRunc keeps the bundle in dir and runc's state in stateDir, on the
-// same file system as the daemon's runc state.
-func newBareRunc(dir, stateDir string) (*bareRunc, error) {
-	b := &bareRunc{bundle: filepath.Join(dir, "bundle"), root: stateDir}
-	spec := oci.DefaultSpec("bare", oci.WithNamespace("bare"), oci.WithRootfs(rootfs, true), oci.WithArgs("/bin/true"))
+// same file system as the daemon's runc state; its containers' cgroups go
+// under namespace ns.
+func newBareRunc(dir, stateDir, ns string) (*bareRunc, error) {
+	b := &bareRunc{bundle: filepath.Join(dir, "bundle"), root: stateDir, ns: ns}
+	spec := oci.DefaultSpec("bare", oci.WithNamespace(ns), oci.WithRootfs(rootfs, true), oci.WithArgs("/bin/true"))
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
@@ -52,6 +53,7 @@ func (b *bareRunc) run(ctx context.Context, id string) (time.Duration, error) {
 func (b *bareRunc) close() {
 	os.RemoveAll(filepath.Dir(b.bundle))
 	os.RemoveAll(b.root)
+	removeCgroups(cgroupDirs(b.ns)) // the parent runc leaves
 }
 
 // RuncAlone is runc's own start rate: the same N containers started with
@@ -68,15 +70,16 @@ type RuncAlone struct {
 
 // runRuncAlone starts n `sleep 300` containers with `runc run -d`, c at a
 // time, each from its own bundle holding the spec the daemons get, and
-// removes them afterwards. Bundles and runc's state live under dir.
-func runRuncAlone(ctx context.Context, dir string, n, c int) *RuncAlone {
+// removes them afterwards. Bundles and runc's state live under dir, their
+// cgroups under namespace ns.
+func runRuncAlone(ctx context.Context, dir, ns string, n, c int) *RuncAlone {
 	res := &RuncAlone{}
 	root := filepath.Join(dir, "runc")
 	defer os.RemoveAll(dir)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("alone-%d", i)
-		spec := oci.DefaultSpec(ids[i], oci.WithNamespace("bare"), oci.WithRootfs(rootfs, true), oci.WithArgs("/bin/sleep", "300"))
+		spec := oci.DefaultSpec(ids[i], oci.WithNamespace(ns), oci.WithRootfs(rootfs, true), oci.WithArgs("/bin/sleep", "300"))
 		if err := oci.WriteBundle(filepath.Join(dir, ids[i]), spec); err != nil {
 			res.Errors = n
 			return res
@@ -95,5 +98,6 @@ func runRuncAlone(ctx context.Context, dir string, n, c int) *RuncAlone {
 	parallel(context.Background(), n, c, func(i int) {
 		exec.Command("runc", "--root", root, "delete", "--force", ids[i]).Run()
 	})
+	removeCgroups(cgroupDirs(ns)) // the parent runc leaves
 	return res
 }

@@ -230,7 +230,7 @@ func runStart(ctx context.Context, d *daemon, o *options) *StartResult {
 	r.fill(&e)
 	cleanupScenario(d, o, &r.Outcome)
 	if o.runcAlone && ctx.Err() == nil {
-		r.RuncAlone = runRuncAlone(ctx, filepath.Join(d.dir, "state", "alone"), o.n, o.c) // on the daemon's file system, as run --rm's bare runc
+		r.RuncAlone = runRuncAlone(ctx, filepath.Join(d.dir, "state", "alone"), d.ns+"-alone", o.n, o.c) // on the daemon's file system, as run --rm's bare runc
 		if r.RuncAlone.Errors > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("runc alone: %d of %d runc run -d failed", r.RuncAlone.Errors, o.n))
 		}
@@ -356,7 +356,7 @@ func runRunRm(ctx context.Context, d *daemon, o *options) *LatencyResult {
 	if _, _, err := runRm(ctx, d, "rm-warmup"); err != nil {
 		e.add(fmt.Errorf("warm-up: %w", err))
 	}
-	bare, err := newBareRunc(filepath.Join(d.dir, "bare"), filepath.Join(d.dir, "state", "bare-runc"))
+	bare, err := newBareRunc(filepath.Join(d.dir, "bare"), filepath.Join(d.dir, "state", "bare-runc"), d.ns+"-bare")
 	if err != nil {
 		e.add(err)
 	} else {

@@ -169,11 +169,7 @@ func (e *env) cleanup() {
 	if err := os.Remove(filepath.Join("/run/containerd/runc", e.ns)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		e.t.Errorf("remove runc state dir of namespace %s: %v", e.ns, err)
 	}
-	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", e.ns))
-	if p := filepath.Join("/sys/fs/cgroup", e.ns); exists(p) { // cgroup v2
-		cgroups = append(cgroups, p)
-	}
-	for _, p := range cgroups {
+	for _, p := range testutil.NamespaceCgroups(e.ns) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			e.t.Errorf("remove cgroup %s: %v", p, err)
 		}
@@ -181,11 +177,6 @@ func (e *env) cleanup() {
 	if left, _ := os.ReadDir(e.fifoDir); len(left) > 0 && !e.t.Failed() {
 		e.t.Errorf("FIFO dirs left in %s: %v", e.fifoDir, left)
 	}
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func randHex(t *testing.T, n int) string {

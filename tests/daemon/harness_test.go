@@ -120,8 +120,7 @@ func (d *daemon) cleanup() {
 		// runc leaves the parent cgroup /NS of a namespace's containers:
 		// remove it if empty (another test may be using the same name).
 		for _, ns := range namespaces {
-			dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
-			for _, dir := range dirs {
+			for _, dir := range testutil.NamespaceCgroups(ns) {
 				syscall.Rmdir(dir)
 			}
 		}

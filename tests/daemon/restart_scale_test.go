@@ -505,7 +505,7 @@ func checkNothingLeft(t *testing.T, d *daemon, ns, fifoDir string, ctrs []*scale
 // Call it before startDaemon, so that it runs after the daemon's cleanup.
 func removeNamespaceCgroups(t *testing.T, ns string) {
 	t.Cleanup(func() {
-		for _, p := range namespaceCgroups(ns) {
+		for _, p := range testutil.NamespaceCgroups(ns) {
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) && !t.Failed() {
 				t.Errorf("remove cgroup %s: %v", p, err)
 			}
@@ -513,20 +513,10 @@ func removeNamespaceCgroups(t *testing.T, ns string) {
 	})
 }
 
-// namespaceCgroups lists the parent cgroups of namespace ns (cgroup v1
-// hierarchies and v2).
-func namespaceCgroups(ns string) []string {
-	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
-	if p := filepath.Join("/sys/fs/cgroup", ns); exists(p) {
-		cgroups = append(cgroups, p)
-	}
-	return cgroups
-}
-
 // childCgroups lists the cgroups left under the namespace's.
 func childCgroups(ns string) []string {
 	var out []string
-	for _, p := range namespaceCgroups(ns) {
+	for _, p := range testutil.NamespaceCgroups(ns) {
 		entries, _ := os.ReadDir(p)
 		for _, e := range entries {
 			if e.IsDir() {
@@ -535,11 +525,6 @@ func childCgroups(ns string) []string {
 		}
 	}
 	return out
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // zombiesOf lists the zombie children of pid.

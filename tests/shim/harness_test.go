@@ -25,7 +25,7 @@ import (
 	"github.com/seedrt/seed/tests/testutil"
 )
 
-func TestMain(m *testing.M) { testutil.Main(m) }
+func TestMain(m *testing.M) { testutil.Main(m, namespace) }
 
 const namespace = "shimtest"
 

@@ -38,10 +38,39 @@ import (
 )
 
 // Main runs the tests, removes process-wide temp dirs and exits.
-func Main(m *testing.M) {
+//
+// cgroupNamespaces are the namespaces the package's containers use: runc
+// removes a container's own cgroups but leaves their parent, /NS in every
+// hierarchy, which Main removes once every test is done. One that cannot be
+// removed still holds cgroups, a leak: Main reports it and fails the run.
+func Main(m *testing.M, cgroupNamespaces ...string) {
 	code := m.Run()
 	removeProcessDirs()
+	for _, ns := range cgroupNamespaces {
+		for _, p := range NamespaceCgroups(ns) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				fmt.Fprintf(os.Stderr, "testutil: cgroup of namespace %s left: %v\n", ns, err)
+				code = max(code, 1)
+			}
+		}
+	}
 	os.Exit(code)
+}
+
+// NamespaceCgroups lists the parent cgroups runc creates for namespace
+// ns's containers (oci.DefaultSpec's cgroupsPath is /NS/ID): /NS in every
+// cgroup v1 hierarchy, or in the v2 tree.
+func NamespaceCgroups(ns string) []string {
+	cgroups, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
+	if p := filepath.Join("/sys/fs/cgroup", ns); isDir(p) {
+		cgroups = append(cgroups, p)
+	}
+	return cgroups
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // inCI reports whether missing prerequisites must fail rather than skip,

@@ -14,7 +14,10 @@ import (
 	"github.com/seedrt/seed/oci"
 )
 
-func TestMain(m *testing.M) { Main(m) }
+// testNamespace keeps these containers' cgroups apart from any real daemon's.
+const testNamespace = "testutiltest"
+
+func TestMain(m *testing.M) { Main(m, testNamespace) }
 
 func TestBusyboxRootfs(t *testing.T) {
 	root := BusyboxRootfs(t)
@@ -67,7 +70,7 @@ func TestBundleRunsWithRunc(t *testing.T) {
 	runc := NewRunc(t)
 	CheckNoLeaks(t, runc.Root)
 	id := UniqueID(t)
-	bundle := Bundle(t, id, oci.WithArgs("/bin/sh", "-c", "echo hi"))
+	bundle := Bundle(t, id, oci.WithNamespace(testNamespace), oci.WithArgs("/bin/sh", "-c", "echo hi"))
 	out, err := runc.Run(bundle, id)
 	if err != nil {
 		t.Fatal(err)
