@@ -136,6 +136,7 @@ func run() int {
 		return 1
 	}
 	failed := false
+	defer removeCreatedEmpty(peerRunDirs)()
 	defer func() {
 		if failed && o.keep {
 			fmt.Fprintf(os.Stderr, "bench: -keep: leaving %s\n", top)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -357,4 +358,26 @@ func threadsCPU(pid int) float64 {
 		}
 	}
 	return float64(ns) / 1e6
+}
+
+// peerRunDirs are where containerd 1.6 and its runc shim put shim sockets
+// and runc state whatever their configuration says: made on first use, and
+// left behind empty.
+var peerRunDirs = []string{"/run/containerd", "/run/containerd/s", "/run/containerd/runc", "/run/containerd/fifo"}
+
+// removeCreatedEmpty notes which of dirs (parents first) do not exist yet,
+// and returns a func that removes those of them that are empty by then
+// (children first). Ones that existed, or still hold something, stay.
+func removeCreatedEmpty(dirs []string) func() {
+	var missing []string
+	for _, d := range dirs {
+		if _, err := os.Lstat(d); errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, d)
+		}
+	}
+	return func() {
+		for i := len(missing) - 1; i >= 0; i-- {
+			syscall.Rmdir(missing[i]) // fails, as it should, when not empty
+		}
+	}
 }

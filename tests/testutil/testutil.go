@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,9 +44,23 @@ import (
 // removes a container's own cgroups but leaves their parent, /NS in every
 // hierarchy, which Main removes once every test is done. One that cannot be
 // removed still holds cgroups, a leak: Main reports it and fails the run.
+//
+// containerd 1.6 and its runc shim (the peers some tests run) make
+// /run/containerd/{s,runc,fifo} whatever their configuration says; Main
+// removes the ones that were not there before and are empty again.
 func Main(m *testing.M, cgroupNamespaces ...string) {
+	var madeByPeers []string
+	for _, d := range []string{"/run/containerd", "/run/containerd/s", "/run/containerd/runc", "/run/containerd/fifo"} {
+		if _, err := os.Lstat(d); errors.Is(err, os.ErrNotExist) {
+			madeByPeers = append(madeByPeers, d)
+		}
+	}
 	code := m.Run()
 	removeProcessDirs()
+	slices.Reverse(madeByPeers) // children first
+	for _, d := range madeByPeers {
+		syscall.Rmdir(d) // fails, as it should, when not empty
+	}
 	for _, ns := range cgroupNamespaces {
 		for _, p := range NamespaceCgroups(ns) {
 			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
