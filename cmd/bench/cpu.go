@@ -25,7 +25,7 @@ type cpuSnapshot struct {
 func (d *daemon) cpuSnapshot() cpuSnapshot {
 	s := cpuSnapshot{machine: busyCPU(), client: selfCPU(), shims: map[int]float64{}}
 	s.daemon = threadsCPU(d.pid())
-	_, s.daemonChildren, _ = procCPU(d.pid())
+	s.daemonChildren, _ = waitedCPU(d.pid())
 	for _, p := range append(d.shims(), d.spares()...) {
 		s.shims[p.pid] = threadsCPU(p.pid)
 	}

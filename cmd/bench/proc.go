@@ -238,30 +238,42 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// cpuTimes returns the machine's total and stolen CPU time so far, in
-// clock ticks (first line of /proc/stat). Steal is time the hypervisor ran
-// something else while this VM wanted the CPU: a busy host shows up there,
-// not in our figures' variance alone.
-func cpuTimes() (total, steal uint64) {
+// machineCPU reads the machine's CPU times so far, in clock ticks, from the
+// first line of /proc/stat: user nice system idle iowait irq softirq steal
+// (guest time is inside user). ok is false when it cannot be read.
+func machineCPU() (t [8]uint64, ok bool) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return t, false
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
+		return t, false
+	}
+	for i := range t {
+		t[i], _ = strconv.ParseUint(f[i+1], 10, 64)
+	}
+	return t, true
+}
+
+const (
+	cpuIdle, cpuIOWait, cpuSteal = 3, 4, 7 // indexes into machineCPU's times
+)
+
+// cpuTimes returns the machine's total and stolen CPU time so far, in
+// clock ticks. Steal is time the hypervisor ran something else while this
+// VM wanted the CPU: a busy host shows up there, not in our figures'
+// variance alone.
+func cpuTimes() (total, steal uint64) {
+	t, ok := machineCPU()
+	if !ok {
 		return 0, 0
 	}
-	for i, s := range f[1:] {
-		v, _ := strconv.ParseUint(s, 10, 64)
-		if i < 8 { // user nice system idle iowait irq softirq steal; guest is in user
-			total += v
-		}
-		if i == 7 {
-			steal = v
-		}
+	for _, v := range t {
+		total += v
 	}
-	return total, steal
+	return total, t[cpuSteal]
 }
 
 // stealSince is the share of CPU time stolen since (total0, steal0), in %.
@@ -277,32 +289,32 @@ func stealSince(total0, steal0 uint64) float64 {
 // architecture Go supports.
 const clockTicks = 100
 
-// procCPU returns the CPU time a process has used itself (all threads, user
-// and system) and the CPU time of the children it has waited for, in ms.
-func procCPU(pid int) (self, children float64, err error) {
+// waitedCPU is the CPU time, in ms, of the children a process has waited
+// for (and of theirs): cutime + cstime, fields 16-17 of /proc/PID/stat.
+func waitedCPU(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	// The command name may hold spaces and parentheses: fields start after
-	// the last ')'. utime, stime, cutime, cstime are fields 14-17.
+	// the last ')', with field 3.
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 15 {
-		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
-	var t [4]float64
-	for j := range t {
-		v, err := strconv.ParseUint(f[11+j], 10, 64)
+	var ticks uint64
+	for _, s := range f[13:15] {
+		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 		}
-		t[j] = float64(v) * 1000 / clockTicks
+		ticks += v
 	}
-	return t[0] + t[1], t[2] + t[3], nil
+	return float64(ticks) * 1000 / clockTicks, nil
 }
 
 // selfCPU is this process's own CPU time so far, in ms.
@@ -315,25 +327,18 @@ func selfCPU() float64 {
 	return ms(ru.Utime) + ms(ru.Stime)
 }
 
-// busyCPU is the machine's busy CPU time so far, in ms: everything but idle,
-// iowait and steal (first line of /proc/stat).
+// busyCPU is the machine's busy CPU time so far, in ms: everything but
+// idle, iowait and steal.
 func busyCPU() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
+	t, ok := machineCPU()
+	if !ok {
 		return 0
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0
+	var all uint64
+	for _, v := range t {
+		all += v
 	}
-	var busy uint64
-	for i, s := range f[1:9] { // user nice system idle iowait irq softirq steal
-		v, _ := strconv.ParseUint(s, 10, 64)
-		if i != 3 && i != 4 && i != 7 {
-			busy += v
-		}
-	}
+	busy := all - t[cpuIdle] - t[cpuIOWait] - t[cpuSteal]
 	return float64(busy) * 1000 / clockTicks
 }
 
