@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
@@ -24,6 +23,7 @@ import (
 	"github.com/seedrt/seed/errdefs"
 	"github.com/seedrt/seed/sealedexe"
 	"github.com/seedrt/seed/shimapi/task"
+	"github.com/seedrt/seed/spawn"
 )
 
 // Flags are the command line containerd gives a v2 shim (and a v1 shim: the
@@ -179,24 +179,21 @@ func Launch(binary string, f Flags, env []string, runc *sealedexe.Copy) (address
 	}
 	defer sock.Close()
 
-	cmd := exec.Command(binary, taskArgs(f)...)
-	cmd.Dir = f.Bundle
-	cmd.ExtraFiles = []*os.File{sock}
-	cmd.Env = shimEnv(env)
+	attr := spawn.Attr{Dir: f.Bundle, Env: shimEnv(env), Files: []*os.File{sock}, Setsid: true}
 	if runc != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, runc.File)
-		cmd.Env = append(cmd.Env, runc.Env(4))
+		attr.Files = append(attr.Files, runc.File)
+		attr.Env = append(attr.Env, runc.Env(4))
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	p, err := spawn.Start(binary, append([]string{binary}, taskArgs(f)...), attr)
+	if err != nil {
 		os.Remove(path)
 		return "", nil, fmt.Errorf("start shim: %w", err)
 	}
-	if err := writeShimRecord(f.Bundle, binary, address, cmd.Process.Pid); err != nil {
-		cmd.Process.Kill()
+	if err := writeShimRecord(f.Bundle, binary, address, p.Pid); err != nil {
+		p.Kill()
 		return "", nil, err
 	}
-	return address, cmd.Process, nil
+	return address, p, nil
 }
 
 // taskArgs is the command line of a shim launched for f's task.

@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/seedrt/seed/sealedexe"
+	"github.com/seedrt/seed/spawn"
 )
 
 // A spare shim is started before any task needs it, so that creating a
@@ -111,23 +110,18 @@ func LaunchSpare(binary, socket string, f Flags, env []string, runc *sealedexe.C
 		args = append(args, "-debug")
 	}
 	args = append(args, "-argv-room", strings.Repeat(" ", argvRoom))
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = "/"
-	cmd.ExtraFiles = []*os.File{sock, r}
-	cmd.Env = shimEnv(env)
-	s := &Spare{binary: binary, socket: socket, lifeline: w}
+	attr := spawn.Attr{Dir: "/", Env: shimEnv(env), Files: []*os.File{sock, r}, Setsid: true}
 	if runc != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, runc.File)
-		cmd.Env = append(cmd.Env, runc.Env(lifelineFD+1))
+		attr.Files = append(attr.Files, runc.File)
+		attr.Env = append(attr.Env, runc.Env(lifelineFD+1))
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	p, err := spawn.Start(binary, append([]string{binary}, args...), attr)
+	if err != nil {
 		w.Close()
 		os.Remove(socket)
 		return nil, fmt.Errorf("start spare shim: %w", err)
 	}
-	s.Process = cmd.Process
-	return s, nil
+	return &Spare{Process: p, binary: binary, socket: socket, lifeline: w}, nil
 }
 
 // Adopt gives the spare the task f names (Namespace, ID, Bundle, Address,

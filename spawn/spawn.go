@@ -1,0 +1,290 @@
+// Package spawn starts child processes from an OS thread whose file
+// descriptor table holds only what the children are given.
+//
+// A fork copies the parent's whole descriptor table, and the exec then
+// closes every close-on-exec entry of the copy, touching each open file on
+// the way: starting a process costs time in proportion to the descriptors
+// the parent holds. The daemon holds several for every running task (its
+// connection to the shim, the shim's event connection, pidfds, the log
+// FIFO), so with a thousand tasks a shim launch spent more than a
+// millisecond copying and closing descriptors the shim never sees.
+//
+// Start hands each request to one thread that has unshared its descriptor
+// table (unshare(CLONE_FILES)) and closed everything in it but stdio. The
+// descriptors a child inherits are copied into that table with pidfd_getfd
+// for the fork alone. Where the thread cannot be set up, Start forks from
+// the caller's thread, as os/exec does.
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Attr is what a child starts with besides its command line. Its stdin,
+// stdout and stderr are /dev/null.
+type Attr struct {
+	Dir    string
+	Env    []string
+	Files  []*os.File // the child's descriptors 3, 4, ...
+	Setsid bool
+}
+
+// Start starts the program at path with the command line argv (argv[0]
+// included) and returns the running process, which the caller must Wait
+// for or Release. A path without a slash is looked up in PATH.
+func Start(path string, argv []string, attr Attr) (*os.Process, error) {
+	if !strings.Contains(path, "/") {
+		lp, err := exec.LookPath(path)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", path, err)
+		}
+		path = lp
+	}
+	fds := make([]int, len(attr.Files))
+	for i, f := range attr.Files {
+		fds[i] = int(f.Fd())
+	}
+	req := &request{path: path, argv: argv, attr: attr, fds: fds, done: make(chan result, 1)}
+	if s := theSpawner(); s != nil {
+		s.requests <- req
+	} else {
+		req.done <- forkExec(req, sharedDevNull(), req.fds)
+	}
+	res := <-req.done
+	runtime.KeepAlive(attr.Files) // open until the child has its copies
+	if res.err != nil {
+		return nil, fmt.Errorf("start %s: %w", path, res.err)
+	}
+	// The child is ours and not yet waited for, so pid names it still.
+	return os.FindProcess(res.pid)
+}
+
+type request struct {
+	path string
+	argv []string
+	attr Attr
+	fds  []int // in the shared table
+	done chan result
+}
+
+type result struct {
+	pid int
+	err error
+}
+
+// spawner is the thread with the private descriptor table.
+type spawner struct {
+	requests chan *request
+	devNull  int // in the private table
+	self     int // pidfd of this process, in the private table
+}
+
+var (
+	spawnerOnce sync.Once
+	theOne      *spawner
+)
+
+// theSpawner starts the spawner thread on first use; nil if it cannot be.
+func theSpawner() *spawner {
+	spawnerOnce.Do(func() {
+		ready := make(chan *spawner)
+		go runSpawner(ready)
+		theOne = <-ready
+		if theOne != nil {
+			// Opened before the unshare: the spawner keeps its own copies.
+			// This thread is not the spawner's, so these close the shared ones.
+			unix.Close(theOne.devNull)
+			unix.Close(theOne.self)
+		}
+	})
+	return theOne
+}
+
+// runSpawner sets its thread up and serves requests for the life of the
+// process. The goroutine never unlocks its thread once the table is
+// private, so nothing else ever runs with it.
+func runSpawner(ready chan<- *spawner) {
+	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		// The main thread's table must stay the shared one (pidfd_getfd
+		// reads the thread group leader's). Hold the main thread while
+		// another goroutine, which so runs on another thread, becomes the
+		// spawner.
+		other := make(chan *spawner)
+		go runSpawner(other)
+		s := <-other
+		runtime.UnlockOSThread()
+		ready <- s
+		return
+	}
+	s, err := privateTable()
+	if err != nil {
+		ready <- nil
+		if errors.Is(err, errTableChanged) {
+			select {} // keep the thread, and its table, out of use
+		}
+		runtime.UnlockOSThread() // the thread is as it was
+		return
+	}
+	ready <- s
+	for req := range s.requests {
+		req.done <- s.serve(req)
+	}
+}
+
+// errTableChanged: the thread's table is private but not usable.
+var errTableChanged = errors.New("descriptor table unshared but not emptied")
+
+// privateTable gives the calling (locked) thread a descriptor table of its
+// own holding stdio, /dev/null, a pidfd of this process and the Go
+// runtime's poller. On errors other than errTableChanged the thread is
+// unchanged.
+func privateTable() (*spawner, error) {
+	// The runtime may use its poller from any thread (when it restarts
+	// the world after a collection, say), so the copy must hold it: make
+	// sure it exists.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	r.Close()
+	w.Close()
+	null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	self, err := unix.PidfdOpen(unix.Getpid(), 0)
+	if err == nil {
+		err = probe(null, self)
+		if err != nil {
+			unix.Close(self)
+		}
+	}
+	if err == nil {
+		err = unix.Unshare(unix.CLONE_FILES)
+		if err != nil {
+			unix.Close(self)
+		}
+	}
+	if err != nil {
+		unix.Close(null)
+		return nil, err
+	}
+	// Our copies of everything else would keep files (listeners, locks)
+	// alive after the rest of the process closed them.
+	if err := closeCopies(null, self); err != nil {
+		return nil, fmt.Errorf("%w: %v", errTableChanged, err)
+	}
+	return &spawner{requests: make(chan *request), devNull: null, self: self}, nil
+}
+
+// probe checks that the kernel has pidfd_getfd (Linux 5.6) before there
+// is no way back.
+func probe(null, self int) error {
+	fd, err := unix.PidfdGetfd(self, null, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_getfd: %w", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
+// closeCopies closes the calling thread's descriptors from 3 up but keep
+// and the Go runtime's poller (an epoll and an eventfd).
+func closeCopies(keep ...int) error {
+	dir, err := unix.Open("/proc/thread-self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.ReadDirent(dir, buf)
+		if err != nil {
+			unix.Close(dir)
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+	unix.Close(dir)
+	for _, name := range names {
+		fd, err := strconv.Atoi(name)
+		if err != nil || fd < 3 || fd == dir || slices.Contains(keep, fd) {
+			continue
+		}
+		link, _ := os.Readlink("/proc/thread-self/fd/" + name)
+		if link == "anon_inode:[eventpoll]" || link == "anon_inode:[eventfd]" {
+			continue
+		}
+		unix.Close(fd)
+	}
+	return nil
+}
+
+// serve copies the request's descriptors into the private table, forks,
+// and closes the copies.
+func (s *spawner) serve(req *request) result {
+	fds := make([]int, 0, len(req.fds))
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for _, fd := range req.fds {
+		c, err := unix.PidfdGetfd(s.self, fd, 0)
+		if err != nil {
+			return result{err: fmt.Errorf("copy descriptor %d: %w", fd, err)}
+		}
+		fds = append(fds, c)
+	}
+	return forkExec(req, s.devNull, fds)
+}
+
+// forkExec forks and execs req from the calling thread, giving the child
+// null as stdio and fds as 3, 4, ...
+func forkExec(req *request, null int, fds []int) result {
+	if null < 0 {
+		return result{err: errors.New("cannot open " + os.DevNull)}
+	}
+	files := []uintptr{uintptr(null), uintptr(null), uintptr(null)}
+	for _, fd := range fds {
+		files = append(files, uintptr(fd))
+	}
+	pid, err := syscall.ForkExec(req.path, req.argv, &syscall.ProcAttr{
+		Dir:   req.attr.Dir,
+		Env:   req.attr.Env,
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setsid: req.attr.Setsid},
+	})
+	return result{pid: pid, err: err}
+}
+
+var (
+	sharedDevNullOnce sync.Once
+	sharedDevNullFD   = -1
+)
+
+// sharedDevNull is /dev/null in the shared table, for starts without the
+// spawner thread.
+func sharedDevNull() int {
+	sharedDevNullOnce.Do(func() {
+		if fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+			sharedDevNullFD = fd
+		}
+	})
+	return sharedDevNullFD
+}
