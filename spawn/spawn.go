@@ -86,8 +86,9 @@ type result struct {
 // spawner is the thread with the private descriptor table.
 type spawner struct {
 	requests chan *request
-	devNull  int // in the private table
-	self     int // pidfd of this process, in the private table
+	devNull  int   // in the private table
+	self     int   // pidfd of this process, in the private table
+	shared   []int // the same two as first opened, in the shared table
 }
 
 var (
@@ -104,8 +105,9 @@ func theSpawner() *spawner {
 		if theOne != nil {
 			// Opened before the unshare: the spawner keeps its own copies.
 			// This thread is not the spawner's, so these close the shared ones.
-			unix.Close(theOne.devNull)
-			unix.Close(theOne.self)
+			for _, fd := range theOne.shared {
+				unix.Close(fd)
+			}
 		}
 	})
 	return theOne
@@ -186,7 +188,7 @@ func privateTable() (*spawner, error) {
 	if err := closeCopies(null, self); err != nil {
 		return nil, fmt.Errorf("%w: %v", errTableChanged, err)
 	}
-	return &spawner{requests: make(chan *request), devNull: null, self: self}, nil
+	return &spawner{requests: make(chan *request), devNull: lowest(null), self: lowest(self), shared: []int{null, self}}, nil
 }
 
 // probe checks that the kernel has pidfd_getfd (Linux 5.6) before there
@@ -233,6 +235,22 @@ func closeCopies(keep ...int) error {
 		unix.Close(fd)
 	}
 	return nil
+}
+
+// lowest moves fd to the lowest free number (from 3) of the calling
+// thread's table. A fork copies the table up to its highest open entry, and
+// these two were opened while the shared table was full.
+func lowest(fd int) int {
+	low, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return fd
+	}
+	if low > fd {
+		unix.Close(low)
+		return fd
+	}
+	unix.Close(fd)
+	return low
 }
 
 // serve copies the request's descriptors into the private table, forks,
