@@ -24,7 +24,9 @@ func (m *Monitor) Start(c *exec.Cmd) (chan runc.Exit, error) {
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
-	return m.r.watchLocked(c.Process.Pid), nil
+	ch := m.r.watchLocked(c.Process.Pid)
+	m.r.watch(c.Process.Pid)
+	return ch, nil
 }
 
 // StartLocked is Start. go-runc uses it only when Pdeathsig is set, which the

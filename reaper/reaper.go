@@ -1,6 +1,6 @@
 // Package reaper makes the shim a child subreaper and owns every wait on its
-// children: exactly one goroutine calls wait4, and each exit it collects is
-// routed to whoever asked for that pid.
+// children: all waiting is wait4(-1) loops, run one at a time, and each exit
+// they collect is routed to whoever asked for that pid.
 //
 // Two kinds of children are routed:
 //   - commands the shim starts itself (runc create/start/exec/...), through the
@@ -12,6 +12,14 @@
 //     after runc has exited. Their pid is known a moment after they may already
 //     have died, so an exit nobody asked for is kept for a while and handed to
 //     the first Claim of that pid that started before it happened.
+//
+// A child's exit is noticed through a pidfd on the Go poller, which sets off
+// a wait4(-1) loop; that loop also collects any orphan that came to us
+// unannounced. Orphans can only come when a container shares our PID
+// namespace (otherwise its own init inherits them), and for that case
+// WatchAll adds SIGCHLD, so they are reaped at once. SIGCHLD is not the
+// default: os/signal costs every shim two more threads, one locked to its
+// signal mask, and a hand-off between threads for each signal.
 package reaper
 
 import (
@@ -41,9 +49,14 @@ type Reaper struct {
 	mu        sync.Mutex
 	waiters   map[int]chan Exit
 	unclaimed map[int]Exit
+
+	reaping  sync.Mutex // one wait4(-1) loop at a time
+	watchAll sync.Once
 }
 
-// New returns a reaper that has not started collecting yet; see Run.
+// New returns a reaper. It collects the exits of the children started
+// through its Monitor and of the pids claimed, and of every child once
+// WatchAll has been called.
 func New() *Reaper {
 	return &Reaper{
 		waiters:   make(map[int]chan Exit),
@@ -60,21 +73,64 @@ func SetSubreaper() error {
 	return nil
 }
 
-// Run collects exits until the process ends. Call it once, in its own
-// goroutine, before starting any child.
-func (r *Reaper) Run() {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, unix.SIGCHLD)
-	// Children may have exited before Notify took effect.
-	r.reapAll()
-	for range sigs {
-		r.reapAll()
-	}
+// WatchAll makes the reaper collect every child as soon as it exits, orphans
+// included, by SIGCHLD. Call it once children may come that nobody claims
+// (a container sharing our PID namespace); later calls do nothing.
+func (r *Reaper) WatchAll() {
+	r.watchAll.Do(func() {
+		sigs := make(chan os.Signal, 32)
+		signal.Notify(sigs, unix.SIGCHLD)
+		go func() {
+			// Children may have exited before Notify took effect.
+			r.reapAll()
+			for range sigs {
+				r.reapAll()
+			}
+		}()
+	})
 }
 
-// reapAll waits for every child that has exited; SIGCHLDs coalesce, so one
-// signal may stand for many exits.
+// watch collects the children's exits once pid has exited. Call it for a
+// pid that names our child, or a process gone already.
+func (r *Reaper) watch(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err == unix.ESRCH {
+		// Collected already (its exit is being dispatched), or not ours.
+		return
+	}
+	if err != nil {
+		// No pidfds (before Linux 5.3, or out of descriptors): fall back.
+		r.WatchAll()
+		return
+	}
+	unix.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "pidfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		r.WatchAll()
+		return
+	}
+	go func() {
+		defer f.Close()
+		// A pidfd polls readable once its process has exited; until then
+		// this goroutine is parked on the poller.
+		err := rc.Read(func(fd uintptr) bool {
+			n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+			return n > 0
+		})
+		if err != nil {
+			r.WatchAll() // the poller would not take it
+		}
+		r.reapAll()
+	}()
+}
+
+// reapAll waits for every child that has exited: one exit noticed may stand
+// for several (SIGCHLDs coalesce, and orphans are not watched).
 func (r *Reaper) reapAll() {
+	r.reaping.Lock()
+	defer r.reaping.Unlock()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
@@ -132,6 +188,7 @@ func (r *Reaper) Claim(pid int, since time.Time) <-chan Exit {
 		}
 	}
 	r.waiters[pid] = ch
+	r.watch(pid)
 	return ch
 }
 

@@ -1,6 +1,8 @@
 package reaper
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -25,7 +27,6 @@ func testReaper(t *testing.T) *Reaper {
 			t.Fatal(err)
 		}
 		shared = New()
-		go shared.Run()
 	})
 	return shared
 }
@@ -106,6 +107,100 @@ func TestOrphanExitIsKeptForClaim(t *testing.T) {
 	if isZombie(pid) {
 		t.Fatal("orphan left as zombie")
 	}
+}
+
+// An orphan nobody watches or claims is collected with the next watched
+// exit, and its exit kept for a claim.
+func TestOrphanCollectedWithTheNextWatchedExit(t *testing.T) {
+	r := testReaper(t)
+	m := r.Monitor()
+	since := time.Now()
+	var out strings.Builder
+	cmd := exec.Command("/bin/sh", "-c", "(sh -c 'exit 5' & echo $!); sleep 0.3")
+	cmd.Stdout = &out
+	ch, err := m.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := m.Wait(cmd, ch); status != 0 {
+		t.Fatalf("status %d", status)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-r.Claim(pid, since):
+		if e.Status != 5 {
+			t.Fatalf("exit %+v", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("orphan exit never delivered")
+	}
+	if unix.Kill(pid, 0) == nil {
+		t.Fatalf("orphan %d still there", pid)
+	}
+}
+
+// With WatchAll, an orphan is reaped as it exits, with no claim and no
+// other exit to set it off. In a process of its own: WatchAll is for good.
+func TestWatchAllReapsOrphansAtOnce(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=watch-all")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v: %s", err, out)
+	}
+}
+
+const helperEnv = "REAPER_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "watch-all" {
+		if err := watchAllHelper(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func watchAllHelper() error {
+	if err := SetSubreaper(); err != nil {
+		return err
+	}
+	r := New()
+	r.WatchAll()
+	since := time.Now()
+	var out strings.Builder
+	cmd := exec.Command("/bin/sh", "-c", "(sleep 0.2; exit 3) & echo $!")
+	cmd.Stdout = &out
+	m := r.Monitor()
+	ch, err := m.Start(cmd)
+	if err != nil {
+		return err
+	}
+	m.Wait(cmd, ch)
+	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for unix.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("orphan %d not reaped (zombie: %v)", pid, isZombie(pid))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case e := <-r.Claim(pid, since):
+		if e.Status != 3 {
+			return fmt.Errorf("orphan exit %+v, want status 3", e)
+		}
+	default:
+		return errors.New("the reaped orphan's exit was not kept")
+	}
+	return nil
 }
 
 func TestClaimIgnoresExitsOlderThanTheProcess(t *testing.T) {

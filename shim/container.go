@@ -124,6 +124,10 @@ func (s *Service) startProcess(p *process, pidFile string, run func(io runc.IO, 
 		copier.Close()
 		return 0, err
 	}
+	if !ownPIDNamespace(pid) {
+		// Its orphans come to us, unannounced: reap them as they exit.
+		s.reaper.WatchAll()
+	}
 	exits := s.reaper.Claim(pid, since)
 	h, err := reaper.Open(pid)
 	if err != nil && !errors.Is(err, reaper.ErrProcessGone) {
@@ -167,6 +171,14 @@ func (s *Service) killByPidFile(pidFile string) {
 			h.Close()
 		}
 	}
+}
+
+// ownPIDNamespace tells whether process pid is in a PID namespace other
+// than ours (false if that cannot be told).
+func ownPIDNamespace(pid int) bool {
+	ours, err1 := os.Readlink("/proc/self/ns/pid")
+	theirs, err2 := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/pid")
+	return err1 == nil && err2 == nil && ours != theirs
 }
 
 func readPidFile(path string) (int, error) {

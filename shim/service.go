@@ -99,14 +99,13 @@ func NewService(cfg Config, r *reaper.Reaper, pub EventPublisher, exit func()) *
 	}
 }
 
-// InstallReaper makes this process a subreaper, starts collecting exits and
-// routes go-runc's commands through the reaper. Call once, first.
+// InstallReaper makes this process a subreaper and routes go-runc's
+// commands through a reaper. Call once, first.
 func InstallReaper() (*reaper.Reaper, error) {
 	if err := reaper.SetSubreaper(); err != nil {
 		return nil, err
 	}
 	r := reaper.New()
-	go r.Run()
 	runc.Monitor = r.Monitor()
 	return r, nil
 }

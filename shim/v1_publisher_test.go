@@ -26,7 +26,6 @@ var testReaper struct {
 func monitor() *reaper.Monitor {
 	testReaper.once.Do(func() {
 		testReaper.r = reaper.New()
-		go testReaper.r.Run()
 	})
 	return testReaper.r.Monitor()
 }

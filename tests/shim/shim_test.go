@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gogo/protobuf/proto"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/seedrt/seed/oci"
 	"github.com/seedrt/seed/shimapi/task"
@@ -361,6 +362,39 @@ func TestNoZombies(t *testing.T) {
 	}
 	shimPid := st.shimPid()
 	testutil.WaitFor(t, 5*time.Second, func() bool { return len(zombieChildren(shimPid)) == 0 }, "no zombie children of the shim")
+}
+
+// A container in our PID namespace hands its orphans to the shim, which
+// reaps them as they exit, though nobody asked for them and nothing else
+// exits then (the shim watches SIGCHLD for such containers).
+func TestNoZombiesInTheHostPIDNamespace(t *testing.T) {
+	d := newDaemon(t)
+	st := d.startShim(oci.WithArgs("/bin/sleep", "300"), func(_ string, s *specs.Spec) {
+		var kept []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != specs.PIDNamespace {
+				kept = append(kept, ns)
+			}
+		}
+		s.Linux.Namespaces = kept
+	})
+	st.create(newIO(t, false, false))
+	st.start("")
+	cio := newIO(t, false, false)
+	// The background sleep outlives its shell, so it is orphaned to the
+	// shim, and exits after everything the shim started has.
+	st.exec("orphan", cio, "/bin/sh", "-c", "sleep 0.5 & echo $!")
+	st.start("orphan")
+	st.wait("orphan")
+	testutil.WaitFor(t, 5*time.Second, func() bool { return strings.HasSuffix(cio.Out.String(), "\n") }, "the orphan's pid")
+	orphan, err := strconv.Atoi(strings.TrimSpace(cio.Out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, func() bool { return syscall.Kill(orphan, 0) != nil }, "the orphan exited and reaped")
+	if z := zombieChildren(st.shimPid()); len(z) != 0 {
+		t.Fatalf("zombie children of the shim: %v", z)
+	}
 }
 
 func zombieChildren(parent int) []int {
