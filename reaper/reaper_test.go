@@ -79,19 +79,8 @@ func TestSignalledExitIs128PlusSignal(t *testing.T) {
 // waits for the first claim made by whoever learns its pid afterwards.
 func TestOrphanExitIsKeptForClaim(t *testing.T) {
 	r := testReaper(t)
-	m := r.Monitor()
 	since := time.Now()
-	var out strings.Builder
-	cmd := exec.Command("/bin/sh", "-c", "(sleep 0.2; exit 7) & echo $!")
-	cmd.Stdout = &out
-	ch, err := m.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Wait(cmd, ch); err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	pid, err := orphanOf(r.Monitor(), "(sleep 0.2; exit 7) & echo $!")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,19 +102,8 @@ func TestOrphanExitIsKeptForClaim(t *testing.T) {
 // exit, and its exit kept for a claim.
 func TestOrphanCollectedWithTheNextWatchedExit(t *testing.T) {
 	r := testReaper(t)
-	m := r.Monitor()
 	since := time.Now()
-	var out strings.Builder
-	cmd := exec.Command("/bin/sh", "-c", "(sh -c 'exit 5' & echo $!); sleep 0.3")
-	cmd.Stdout = &out
-	ch, err := m.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if status, _ := m.Wait(cmd, ch); status != 0 {
-		t.Fatalf("status %d", status)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	pid, err := orphanOf(r.Monitor(), "(sh -c 'exit 5' & echo $!); sleep 0.3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,16 +150,7 @@ func watchAllHelper() error {
 	r := New()
 	r.WatchAll()
 	since := time.Now()
-	var out strings.Builder
-	cmd := exec.Command("/bin/sh", "-c", "(sleep 0.2; exit 3) & echo $!")
-	cmd.Stdout = &out
-	m := r.Monitor()
-	ch, err := m.Start(cmd)
-	if err != nil {
-		return err
-	}
-	m.Wait(cmd, ch)
-	pid, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	pid, err := orphanOf(r.Monitor(), "(sleep 0.2; exit 3) & echo $!")
 	if err != nil {
 		return err
 	}
@@ -241,6 +210,22 @@ func TestHandleSignalsAndReportsGone(t *testing.T) {
 	if err := h.Signal(unix.SIGTERM); err != ErrProcessGone {
 		t.Fatalf("signal after exit: %v", err)
 	}
+}
+
+// orphanOf runs a shell script through m that leaves an orphan behind and
+// prints its pid, and returns that pid once the script has exited 0.
+func orphanOf(m *Monitor, script string) (int, error) {
+	var out strings.Builder
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Stdout = &out
+	ch, err := m.Start(cmd)
+	if err != nil {
+		return 0, err
+	}
+	if status, _ := m.Wait(cmd, ch); status != 0 {
+		return 0, fmt.Errorf("%q exited %d", script, status)
+	}
+	return strconv.Atoi(strings.TrimSpace(out.String()))
 }
 
 func isZombie(pid int) bool {
