@@ -42,6 +42,9 @@ func (m *Monitor) Wait(c *exec.Cmd, ch chan runc.Exit) (int, error) {
 	// The process is already reaped, so Wait only finishes the copying of its
 	// output; its ECHILD error is expected.
 	_ = c.Wait()
+	// What runc leaves behind (an OCI hook's daemon, the runc init of a
+	// killed runc) comes to us unannounced: collect any that has exited.
+	m.r.reapAll()
 	return e.Status, nil
 }
 

@@ -90,6 +90,10 @@ func (r *Reaper) WatchAll() {
 	})
 }
 
+// Collect makes sure the exit of pid, our child, is collected even if
+// nobody claims it (a process given up on); the exit is kept as unclaimed.
+func (r *Reaper) Collect(pid int) { r.watch(pid) }
+
 // watch collects the children's exits once pid has exited. Call it for a
 // pid that names our child, or a process gone already.
 func (r *Reaper) watch(pid int) {
@@ -101,6 +105,12 @@ func (r *Reaper) watch(pid int) {
 	if err != nil {
 		// No pidfds (before Linux 5.3, or out of descriptors): fall back.
 		r.WatchAll()
+		return
+	}
+	// Not our child (any more): pid was collected and taken again since.
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err == unix.ECHILD {
+		unix.Close(fd)
 		return
 	}
 	unix.CloseOnExec(fd)

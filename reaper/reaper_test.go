@@ -103,7 +103,9 @@ func TestOrphanExitIsKeptForClaim(t *testing.T) {
 func TestOrphanCollectedWithTheNextWatchedExit(t *testing.T) {
 	r := testReaper(t)
 	since := time.Now()
-	pid, err := orphanOf(r.Monitor(), "(sh -c 'exit 5' & echo $!); sleep 0.3")
+	// The orphan outlives its parent (or that parent might reap it), and
+	// exits well before the watched shell.
+	pid, err := orphanOf(r.Monitor(), "(sh -c 'sleep 0.1; exit 5' & echo $!); sleep 0.5")
 	if err != nil {
 		t.Fatal(err)
 	}

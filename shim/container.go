@@ -169,6 +169,7 @@ func (s *Service) killByPidFile(pidFile string) {
 		if h, err := reaper.Open(pid); err == nil {
 			h.Signal(9)
 			h.Close()
+			s.reaper.Collect(pid)
 		}
 	}
 }

@@ -19,6 +19,7 @@ package spawn
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
@@ -55,6 +56,7 @@ func Start(path string, argv []string, attr Attr) (*os.Process, error) {
 	for i, f := range attr.Files {
 		fds[i] = int(f.Fd())
 	}
+	attr.Env = dedupEnv(attr.Env)
 	req := &request{path: path, argv: argv, attr: attr, fds: fds, done: make(chan result, 1)}
 	if s := theSpawner(); s != nil {
 		s.requests <- req
@@ -68,6 +70,22 @@ func Start(path string, argv []string, attr Attr) (*os.Process, error) {
 	}
 	// The child is ours and not yet waited for, so pid names it still.
 	return os.FindProcess(res.pid)
+}
+
+// dedupEnv keeps the last of the entries with the same name, as os/exec
+// does: a program reading its environment finds the first.
+func dedupEnv(env []string) []string {
+	seen := make(map[string]bool, len(env))
+	out := make([]string, 0, len(env))
+	for i := len(env) - 1; i >= 0; i-- {
+		name, _, _ := strings.Cut(env[i], "=")
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, env[i])
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 type request struct {
@@ -133,10 +151,11 @@ func runSpawner(ready chan<- *spawner) {
 	s, err := privateTable()
 	if err != nil {
 		ready <- nil
-		if errors.Is(err, errTableChanged) {
-			select {} // keep the thread, and its table, out of use
+		if !errors.Is(err, errTableChanged) {
+			runtime.UnlockOSThread() // the thread is as it was
 		}
-		runtime.UnlockOSThread() // the thread is as it was
+		// Else return locked: the runtime then ends the thread, and its
+		// table with it.
 		return
 	}
 	ready <- s
@@ -154,14 +173,18 @@ var errTableChanged = errors.New("descriptor table unshared but not emptied")
 // unchanged.
 func privateTable() (*spawner, error) {
 	// The runtime may use its poller from any thread (when it restarts
-	// the world after a collection, say), so the copy must hold it: make
-	// sure it exists.
+	// the world after a collection, say), so the private table must hold
+	// it. A pipe makes sure it exists, and tells which epoll it is.
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	poller, err := runtimePoller(r)
 	r.Close()
 	w.Close()
+	if err != nil {
+		return nil, err
+	}
 	null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -185,56 +208,98 @@ func privateTable() (*spawner, error) {
 	}
 	// Our copies of everything else would keep files (listeners, locks)
 	// alive after the rest of the process closed them.
-	if err := closeCopies(null, self); err != nil {
+	if err := closeAllBut(append(poller, null, self)...); err != nil {
 		return nil, fmt.Errorf("%w: %v", errTableChanged, err)
 	}
 	return &spawner{requests: make(chan *request), devNull: lowest(null), self: lowest(self), shared: []int{null, self}}, nil
 }
 
-// probe checks that the kernel has pidfd_getfd (Linux 5.6) before there
-// is no way back.
+// probe checks, before there is no way back, that the kernel has
+// pidfd_getfd (Linux 5.6) and close_range (5.9).
 func probe(null, self int) error {
 	fd, err := unix.PidfdGetfd(self, null, 0)
 	if err != nil {
 		return fmt.Errorf("pidfd_getfd: %w", err)
 	}
 	unix.Close(fd)
+	// A range with no descriptor in it: closes nothing.
+	if err := unix.CloseRange(math.MaxUint32, math.MaxUint32, 0); err != nil {
+		return fmt.Errorf("close_range: %w", err)
+	}
 	return nil
 }
 
-// closeCopies closes the calling thread's descriptors from 3 up but keep
-// and the Go runtime's poller (an epoll and an eventfd).
-func closeCopies(keep ...int) error {
-	dir, err := unix.Open("/proc/thread-self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// runtimePoller finds the Go runtime's epoll, the one f (a pipe, so on
+// the poller) is registered in, and the eventfd registered in it that the
+// runtime wakes it with.
+func runtimePoller(f *os.File) ([]int, error) {
+	rc, err := f.SyscallConn()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var names []string
-	buf := make([]byte, 8192)
-	for {
-		n, err := unix.ReadDirent(dir, buf)
-		if err != nil {
-			unix.Close(dir)
-			return err
-		}
-		if n == 0 {
-			break
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	var probe int
+	rc.Control(func(fd uintptr) { probe = int(fd) })
+	fds, err := os.ReadDir("/proc/thread-self/fd")
+	if err != nil {
+		return nil, err
 	}
-	unix.Close(dir)
-	for _, name := range names {
-		fd, err := strconv.Atoi(name)
-		if err != nil || fd < 3 || fd == dir || slices.Contains(keep, fd) {
+	for _, e := range fds {
+		if link, _ := os.Readlink("/proc/thread-self/fd/" + e.Name()); link != "anon_inode:[eventpoll]" {
 			continue
 		}
-		link, _ := os.Readlink("/proc/thread-self/fd/" + name)
-		if link == "anon_inode:[eventpoll]" || link == "anon_inode:[eventfd]" {
+		watched, err := epollTargets(e.Name())
+		if err != nil || !slices.Contains(watched, probe) {
 			continue
 		}
-		unix.Close(fd)
+		epfd, _ := strconv.Atoi(e.Name())
+		keep := []int{epfd}
+		for _, fd := range watched {
+			if link, _ := os.Readlink("/proc/thread-self/fd/" + strconv.Itoa(fd)); link == "anon_inode:[eventfd]" {
+				keep = append(keep, fd)
+			}
+		}
+		return keep, nil
 	}
-	return nil
+	return nil, errors.New("the runtime's poller not found")
+}
+
+// epollTargets lists the descriptors the epoll at fd (a name in
+// /proc/thread-self/fd) watches.
+func epollTargets(fd string) ([]int, error) {
+	b, err := os.ReadFile("/proc/thread-self/fdinfo/" + fd)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "tfd:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil {
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// closeAllBut closes the calling thread's descriptors from 3 up, except
+// keep. It needs no descriptor of its own, so it cannot run out of them.
+func closeAllBut(keep ...int) error {
+	slices.Sort(keep)
+	from := uint(3)
+	for _, k := range keep {
+		if k < 3 {
+			continue
+		}
+		if uint(k) > from {
+			if err := unix.CloseRange(from, uint(k)-1, 0); err != nil {
+				return err
+			}
+		}
+		from = uint(k) + 1
+	}
+	return unix.CloseRange(from, math.MaxUint32, 0)
 }
 
 // lowest moves fd to the lowest free number (from 3) of the calling

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -104,7 +105,7 @@ func TestStartFromThePrivateTable(t *testing.T) {
 	dir := t.TempDir()
 	p, err := Start(os.Args[0], []string{os.Args[0], "-test.run=^$"}, Attr{
 		Dir:    dir,
-		Env:    []string{helperEnv + "=describe", "SPAWN_TEST_VAR=hello"},
+		Env:    []string{helperEnv + "=describe", "SPAWN_TEST_VAR=stale", "SPAWN_TEST_VAR=hello"}, // the last wins, as with os/exec
 		Files:  []*os.File{w, extra},
 		Setsid: true,
 	})
@@ -130,6 +131,26 @@ func TestStartFromThePrivateTable(t *testing.T) {
 	}
 	if d.SessionID != d.Pid {
 		t.Errorf("session %d, want a session of its own (pid %d)", d.SessionID, d.Pid)
+	}
+	// The fork came from the spawner's table: one thread whose table holds
+	// stdio, /dev/null, the pidfd and the runtime's poller, while the
+	// process holds the 50 above and more.
+	var small [][]string
+	threads, _ := os.ReadDir("/proc/self/task")
+	for _, th := range threads {
+		fds, _ := os.ReadDir("/proc/self/task/" + th.Name() + "/fd")
+		if len(fds) <= 7 {
+			var links []string
+			for _, fd := range fds {
+				link, _ := os.Readlink("/proc/self/task/" + th.Name() + "/fd/" + fd.Name())
+				links = append(links, link)
+			}
+			small = append(small, links)
+		}
+	}
+	if len(small) != 1 || !slices.Contains(small[0], os.DevNull) || !slices.Contains(small[0], "anon_inode:[pidfd]") ||
+		!slices.Contains(small[0], "anon_inode:[eventpoll]") {
+		t.Errorf("threads with a small table: %q, want the spawner's alone", small)
 	}
 }
 
