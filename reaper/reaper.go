@@ -113,8 +113,7 @@ func (r *Reaper) watch(pid int) {
 		unix.Close(fd)
 		return
 	}
-	unix.CloseOnExec(fd)
-	f := os.NewFile(uintptr(fd), "pidfd")
+	f := os.NewFile(uintptr(fd), "pidfd") // pidfds are always close-on-exec
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()

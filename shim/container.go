@@ -174,10 +174,13 @@ func (s *Service) killByPidFile(pidFile string) {
 	}
 }
 
+// ourPIDNamespace is read once: it never changes for a process.
+var ourPIDNamespace = sync.OnceValues(func() (string, error) { return os.Readlink("/proc/self/ns/pid") })
+
 // ownPIDNamespace tells whether process pid is in a PID namespace other
 // than ours (false if that cannot be told).
 func ownPIDNamespace(pid int) bool {
-	ours, err1 := os.Readlink("/proc/self/ns/pid")
+	ours, err1 := ourPIDNamespace()
 	theirs, err2 := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/pid")
 	return err1 == nil && err2 == nil && ours != theirs
 }

@@ -52,17 +52,17 @@ func Start(path string, argv []string, attr Attr) (*os.Process, error) {
 		}
 		path = lp
 	}
+	s := theSpawner()
+	if s == nil {
+		return startDirect(path, argv, attr)
+	}
 	fds := make([]int, len(attr.Files))
 	for i, f := range attr.Files {
 		fds[i] = int(f.Fd())
 	}
 	attr.Env = dedupEnv(attr.Env)
 	req := &request{path: path, argv: argv, attr: attr, fds: fds, done: make(chan result, 1)}
-	if s := theSpawner(); s != nil {
-		s.requests <- req
-	} else {
-		req.done <- forkExec(req, sharedDevNull(), req.fds)
-	}
+	s.requests <- req
 	res := <-req.done
 	runtime.KeepAlive(attr.Files) // open until the child has its copies
 	if res.err != nil {
@@ -70,6 +70,17 @@ func Start(path string, argv []string, attr Attr) (*os.Process, error) {
 	}
 	// The child is ours and not yet waited for, so pid names it still.
 	return os.FindProcess(res.pid)
+}
+
+// startDirect is Start from the calling thread, where the spawner thread
+// cannot be set up: os/exec, with the descriptor table of the whole process.
+func startDirect(path string, argv []string, attr Attr) (*os.Process, error) {
+	cmd := &exec.Cmd{Path: path, Args: argv, Dir: attr.Dir, Env: attr.Env, ExtraFiles: attr.Files,
+		SysProcAttr: &syscall.SysProcAttr{Setsid: attr.Setsid}}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	return cmd.Process, nil
 }
 
 // dedupEnv keeps the last of the entries with the same name, as os/exec
@@ -340,9 +351,6 @@ func (s *spawner) serve(req *request) result {
 // forkExec forks and execs req from the calling thread, giving the child
 // null as stdio and fds as 3, 4, ...
 func forkExec(req *request, null int, fds []int) result {
-	if null < 0 {
-		return result{err: errors.New("cannot open " + os.DevNull)}
-	}
 	files := []uintptr{uintptr(null), uintptr(null), uintptr(null)}
 	for _, fd := range fds {
 		files = append(files, uintptr(fd))
@@ -354,20 +362,4 @@ func forkExec(req *request, null int, fds []int) result {
 		Sys:   &syscall.SysProcAttr{Setsid: req.attr.Setsid},
 	})
 	return result{pid: pid, err: err}
-}
-
-var (
-	sharedDevNullOnce sync.Once
-	sharedDevNullFD   = -1
-)
-
-// sharedDevNull is /dev/null in the shared table, for starts without the
-// spawner thread.
-func sharedDevNull() int {
-	sharedDevNullOnce.Do(func() {
-		if fd, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
-			sharedDevNullFD = fd
-		}
-	})
-	return sharedDevNullFD
 }

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,11 +81,15 @@ func goRuntimeOwn(link string) bool {
 	return strings.HasPrefix(link, "anon_inode:[event") || strings.HasPrefix(link, "/sys/fs/cgroup/")
 }
 
-func TestStartFromThePrivateTable(t *testing.T) {
-	if theSpawner() == nil {
-		t.Fatal("no spawner thread on this kernel")
-	}
-	// Plenty of descriptors in the process; the child must see none of them.
+// checkStart starts a helper through start with plenty of descriptors open
+// in this process, and checks what the child got: only the files given, on
+// 3 and up, /dev/null as stdio, the directory, the environment (the last
+// of duplicate entries, as with os/exec) and a session of its own.
+//
+// inherited are descriptors the child may have besides: what this process
+// itself inherited without close-on-exec, which os/exec passes on.
+func checkStart(t *testing.T, start func(string, []string, Attr) (*os.Process, error), inherited ...string) {
+	t.Helper()
 	for i := 0; i < 50; i++ {
 		f, err := os.Open(os.DevNull)
 		if err != nil {
@@ -103,9 +108,9 @@ func TestStartFromThePrivateTable(t *testing.T) {
 	}
 	defer r.Close()
 	dir := t.TempDir()
-	p, err := Start(os.Args[0], []string{os.Args[0], "-test.run=^$"}, Attr{
+	p, err := start(os.Args[0], []string{os.Args[0], "-test.run=^$"}, Attr{
 		Dir:    dir,
-		Env:    []string{helperEnv + "=describe", "SPAWN_TEST_VAR=stale", "SPAWN_TEST_VAR=hello"}, // the last wins, as with os/exec
+		Env:    []string{helperEnv + "=describe", "SPAWN_TEST_VAR=stale", "SPAWN_TEST_VAR=hello"},
 		Files:  []*os.File{w, extra},
 		Setsid: true,
 	})
@@ -120,8 +125,10 @@ func TestStartFromThePrivateTable(t *testing.T) {
 	if st, err := p.Wait(); err != nil || !st.Success() {
 		t.Fatalf("helper: %v %v", st, err)
 	}
-	if got := strings.Join(d.FDs, " "); got != "0 1 2 3 4" {
-		t.Errorf("descriptors %q, want 0 1 2 3 4 (%v)", got, d.Links)
+	wantFDs := append([]string{"0", "1", "2", "3", "4"}, inherited...)
+	sort.Strings(wantFDs)
+	if got, want := strings.Join(d.FDs, " "), strings.Join(wantFDs, " "); got != want {
+		t.Errorf("descriptors %q, want %q (%v)", got, want, d.Links)
 	}
 	if d.Links["0"] != os.DevNull || d.Links["2"] != os.DevNull || d.Links["4"] != extra.Name() {
 		t.Errorf("descriptors are %v, want stdio on %s and 4 on %s", d.Links, os.DevNull, extra.Name())
@@ -132,6 +139,36 @@ func TestStartFromThePrivateTable(t *testing.T) {
 	if d.SessionID != d.Pid {
 		t.Errorf("session %d, want a session of its own (pid %d)", d.SessionID, d.Pid)
 	}
+}
+
+// Where the spawner thread cannot be set up, os/exec gives the same.
+func TestStartDirect(t *testing.T) { checkStart(t, startDirect, inheritable(t)...) }
+
+// inheritable lists this process's descriptors from 3 up without
+// close-on-exec (left open by whoever ran the tests).
+func inheritable(t *testing.T) []string {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func TestStartFromThePrivateTable(t *testing.T) {
+	if theSpawner() == nil {
+		t.Fatal("no spawner thread on this kernel")
+	}
+	checkStart(t, Start) // the spawner's table holds none of them
 	// The fork came from the spawner's table: one thread whose table holds
 	// stdio, /dev/null, the pidfd and the runtime's poller, while the
 	// process holds the 50 above and more.
