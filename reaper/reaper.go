@@ -15,11 +15,12 @@
 //
 // A child's exit is noticed through a pidfd on the Go poller, which sets off
 // a wait4(-1) loop; that loop also collects any orphan that came to us
-// unannounced. Orphans can only come when a container shares our PID
-// namespace (otherwise its own init inherits them), and for that case
-// WatchAll adds SIGCHLD, so they are reaped at once. SIGCHLD is not the
-// default: os/signal costs every shim two more threads, one locked to its
-// signal mask, and a hand-off between threads for each signal.
+// unannounced. A container's orphans go to its own init, unless it shares
+// our PID namespace; its OCI hooks run in ours, so what they leave running
+// is orphaned to us. For those cases WatchAll adds SIGCHLD, so orphans are
+// reaped at once. SIGCHLD is not the default: os/signal costs every shim two
+// more threads, one locked to its signal mask, and a hand-off between
+// threads for each signal.
 package reaper
 
 import (
@@ -75,7 +76,7 @@ func SetSubreaper() error {
 
 // WatchAll makes the reaper collect every child as soon as it exits, orphans
 // included, by SIGCHLD. Call it once children may come that nobody claims
-// (a container sharing our PID namespace); later calls do nothing.
+// (a container sharing our PID namespace, OCI hooks); later calls do nothing.
 func (r *Reaper) WatchAll() {
 	r.watchAll.Do(func() {
 		sigs := make(chan os.Signal, 32)

@@ -27,7 +27,8 @@ type container struct {
 	bundle  string
 	runc    *runc.Runc
 	opts    runcOptions
-	mounted bool // rootfs mounted from the request's mounts
+	mounted bool      // rootfs mounted from the request's mounts
+	hooks   specHooks // of the spec it was created with
 
 	init *process
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,7 +26,7 @@ const execFifo = "exec.fifo"
 // cover goes through `runc start`: another runtime binary, a spec with
 // poststart hooks, or no FIFO where runc 1.x keeps it.
 func (c *container) startInit(ctx context.Context) error {
-	if filepath.Base(c.opts.Binary) != "runc" || hasPoststartHooks(c.bundle) {
+	if filepath.Base(c.opts.Binary) != "runc" || c.hooks.poststart {
 		return c.runcStart(ctx)
 	}
 	path := filepath.Join(c.opts.Root, c.id, execFifo)
@@ -84,26 +85,37 @@ func readStartByte(fd int, exited <-chan struct{}) error {
 	}
 }
 
-// hasPoststartHooks tells whether the bundle's spec has poststart hooks,
-// which only `runc start` runs. A spec we cannot read says yes, so runc
-// decides.
-func hasPoststartHooks(bundle string) bool {
+// specHooks is what the shim needs to know of a spec's hooks.
+type specHooks struct {
+	any       bool // hooks of any kind: runc runs them, and their orphans come to us
+	poststart bool // only `runc start` runs these
+}
+
+// readSpecHooks reads the hooks of the bundle's spec. A spec we cannot read
+// says yes to both: runc decides, and orphans are reaped at once.
+func readSpecHooks(bundle string) specHooks {
+	unknown := specHooks{any: true, poststart: true}
 	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
-		return true
+		return unknown
 	}
 	// Most specs: no need to decode (0.2 ms of a shim's start). JSON keys
 	// match case-insensitively and may be escaped, as runc reads them.
-	if !bytes.Contains(bytes.ToLower(b), []byte("poststart")) && !bytes.Contains(b, []byte(`\u`)) {
-		return false
+	if !bytes.Contains(bytes.ToLower(b), []byte("hooks")) && !bytes.Contains(b, []byte(`\u`)) {
+		return specHooks{}
 	}
 	var spec struct {
-		Hooks *struct {
-			Poststart []json.RawMessage `json:"poststart"`
-		} `json:"hooks"`
+		Hooks map[string][]json.RawMessage `json:"hooks"`
 	}
 	if err := json.Unmarshal(b, &spec); err != nil {
-		return true
+		return unknown
 	}
-	return spec.Hooks != nil && len(spec.Hooks.Poststart) > 0
+	var h specHooks
+	for name, hooks := range spec.Hooks {
+		if len(hooks) > 0 {
+			h.any = true
+			h.poststart = h.poststart || strings.EqualFold(name, "poststart")
+		}
+	}
+	return h
 }

@@ -57,6 +57,11 @@ func (s *Service) Create(ctx context.Context, r *task.CreateTaskRequest) (_ *tas
 		return nil, err
 	}
 	c := &container{id: r.ID, bundle: bundle, opts: opts, runc: newRunc(bundle, opts, s.cfg.Runc.For(opts.Binary, bundle)), execs: map[string]*process{}}
+	if c.hooks = readSpecHooks(bundle); c.hooks.any {
+		// Hooks run in our PID namespace: whatever one leaves running in
+		// the background is orphaned to us, unannounced.
+		s.reaper.WatchAll()
+	}
 	if err := mountAll(toMounts(r.Rootfs), filepath.Join(bundle, rootfsDir)); err != nil {
 		return nil, err
 	}

@@ -397,6 +397,30 @@ func TestNoZombiesInTheHostPIDNamespace(t *testing.T) {
 	}
 }
 
+// A hook runs in the shim's PID namespace, so what it leaves running in
+// the background is orphaned to the shim, and is reaped as it exits even
+// though the container has a PID namespace of its own.
+func TestNoZombiesLeftByHooks(t *testing.T) {
+	d := newDaemon(t)
+	pidFile := filepath.Join(t.TempDir(), "orphan.pid")
+	st := d.startShim(oci.WithArgs("/bin/sleep", "300"), func(_ string, s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{
+			Path: "/bin/sh",
+			Args: []string{"sh", "-c", "sleep 0.5 </dev/null >/dev/null 2>&1 & echo $! >" + pidFile},
+		}}}
+	})
+	st.create(newIO(t, false, false))
+	st.start("")
+	orphan, err := strconv.Atoi(strings.TrimSpace(readFile(t, pidFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, func() bool { return syscall.Kill(orphan, 0) != nil }, "the hook's orphan exited and reaped")
+	if z := zombieChildren(st.shimPid()); len(z) != 0 {
+		t.Fatalf("zombie children of the shim: %v", z)
+	}
+}
+
 func zombieChildren(parent int) []int {
 	entries, _ := os.ReadDir("/proc")
 	var out []int
