@@ -85,13 +85,8 @@ func TestOrphanExitIsKeptForClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond) // let it exit before anyone claims it
-	select {
-	case e := <-r.Claim(pid, since):
-		if e.Status != 7 || e.Pid != pid {
-			t.Fatalf("exit %+v", e)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("orphan exit never delivered")
+	if e := claimExit(t, r, pid, since); e.Status != 7 || e.Pid != pid {
+		t.Fatalf("exit %+v", e)
 	}
 	if isZombie(pid) {
 		t.Fatal("orphan left as zombie")
@@ -109,16 +104,23 @@ func TestOrphanCollectedWithTheNextWatchedExit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case e := <-r.Claim(pid, since):
-		if e.Status != 5 {
-			t.Fatalf("exit %+v", e)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("orphan exit never delivered")
+	if e := claimExit(t, r, pid, since); e.Status != 5 {
+		t.Fatalf("exit %+v", e)
 	}
 	if unix.Kill(pid, 0) == nil {
 		t.Fatalf("orphan %d still there", pid)
+	}
+}
+
+// claimExit claims pid's exit and waits (bounded) for it.
+func claimExit(t *testing.T, r *Reaper, pid int, since time.Time) Exit {
+	t.Helper()
+	select {
+	case e := <-r.Claim(pid, since):
+		return e
+	case <-time.After(5 * time.Second):
+		t.Fatal("orphan exit never delivered")
+		return Exit{}
 	}
 }
 
